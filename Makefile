@@ -1,0 +1,44 @@
+# pg_optimizer: two commands matter.
+#   make demo   install prerequisites, build, start a preloaded cluster, run a sample workload,
+#               print optimizer.statements, and leave the cluster running
+#   make test   install prerequisites and run every test tier
+SHELL := /bin/bash
+PGDATA_TEST ?= /tmp/pg_optimizer-pgtest
+RUNAS := $(shell [ "$$(id -u)" = 0 ] && echo "--runas postgres")
+
+.PHONY: demo test prereqs unit pgtest install regress integration bench demo-stop clean
+
+prereqs:
+	scripts/prereqs.sh
+
+# Tier 1 + 2: plain #[test] (pure logic) and #[pg_test] (SQL in a preloaded server).
+pgtest: prereqs
+	cargo pgrx test pg15 $(RUNAS) --pgdata $(PGDATA_TEST)
+
+install: prereqs
+	scripts/install.sh
+
+# Tier 2: golden files with pg_regress.
+regress: install
+	scripts/regress.sh
+
+# Tier 3: real preloaded clusters (restarts, concurrency, eviction, hook chaining).
+integration: install
+	python3 -m pytest -q tests/integration
+
+test: pgtest regress integration
+
+demo: prereqs
+	PROFILE=release scripts/install.sh
+	scripts/demo.sh
+
+demo-stop:
+	scripts/demo.sh stop
+
+bench:
+	WITH_PEERS=1 scripts/prereqs.sh
+	PROFILE=release scripts/install.sh
+	bench/overhead.sh
+
+clean:
+	cargo clean

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The demo: a private preloaded cluster with pg_optimizer, a short pgbench workload plus a few
+# statements of our own, then what pg_optimizer recorded. The cluster keeps running afterwards.
+#   scripts/demo.sh        start (or reuse) the demo cluster and run the workload
+#   scripts/demo.sh stop   stop it
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+DIR=${DEMO_DIR:-/tmp/pg_optimizer-demo}
+PORT=${DEMO_PORT:-5499}
+PSQL=("$PG_BIN/psql" -X -q -h "$SOCK_DIR" -p "$PORT" -U postgres)
+
+if [ "${1:-}" = stop ]; then
+    stop_cluster "$DIR"
+    echo "demo cluster stopped ($DIR)"
+    exit 0
+fi
+
+stop_cluster "$DIR"
+start_cluster "$DIR" "$PORT" "pg_optimizer.track_planning = on"
+"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS demo" -c "CREATE DATABASE demo"
+"${PSQL[@]}" -d demo -c "CREATE EXTENSION pg_optimizer"
+
+echo "==> sample workload: pgbench (scale 5, 2 clients, 15 s) and a few reporting queries"
+"$PG_BIN/pgbench" -h "$SOCK_DIR" -p "$PORT" -U postgres -i -s 5 -q demo >/dev/null 2>&1
+"$PG_BIN/pgbench" -h "$SOCK_DIR" -p "$PORT" -U postgres -c 2 -j 2 -T 15 demo 2>/dev/null | grep -E "^(number of transactions actually processed|tps)" || true
+for bid in 1 2 3 4 5; do
+    "${PSQL[@]}" -d demo -c "SELECT count(*), avg(abalance) FROM pgbench_accounts WHERE bid = $bid" >/dev/null
+    "${PSQL[@]}" -d demo -c "SELECT aid, abalance FROM pgbench_accounts WHERE abalance > $((bid * 100)) ORDER BY abalance DESC LIMIT 5" >/dev/null
+done
+
+echo
+echo "==> SELECT ... FROM optimizer.statements ORDER BY total_exec_time DESC LIMIT 10;"
+"${PSQL[@]}" -d demo -P pager=off <<'SQL'
+SELECT left(query, 60) AS query, calls,
+       round(total_exec_time::numeric, 1) AS total_ms,
+       round(mean_exec_time::numeric, 3) AS mean_ms,
+       round(p95_exec_time::numeric, 3) AS p95_ms,
+       rows, shared_blks_hit + shared_blks_read AS blocks
+  FROM optimizer.statements
+ WHERE dbname = 'demo'
+ ORDER BY total_exec_time DESC
+ LIMIT 10;
+SQL
+echo "==> the slowest execution of the most expensive statement, with its real values:"
+"${PSQL[@]}" -d demo -P pager=off -c "SELECT example, example_params, round(example_exec_time::numeric, 3) AS example_ms FROM optimizer.statements WHERE dbname = 'demo' AND query LIKE 'UPDATE pgbench_accounts%'"
+echo "==> latency histogram of that statement:"
+"${PSQL[@]}" -d demo -P pager=off -c "SELECT range, calls, round(cumulative_fraction::numeric, 3) AS cumulative FROM optimizer.latency_histogram((SELECT queryid FROM optimizer.statements WHERE dbname = 'demo' AND query LIKE 'UPDATE pgbench_accounts%' LIMIT 1)) WHERE calls > 0"
+"${PSQL[@]}" -d demo -P pager=off -c "SELECT * FROM optimizer.statements_info"
+
+cat <<EOT
+The demo cluster is still running.
+  connect:  psql -h $SOCK_DIR -p $PORT -U postgres demo
+  stop:     make demo-stop
+EOT

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install what building and testing pg_optimizer needs, on Debian 12, as root or with sudo.
+# Idempotent: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+PGRX_VERSION=0.18.0
+
+pkgs="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib-$PG_MAJOR libclang-dev clang pkg-config sudo valgrind"
+[ "${WITH_PEERS:-0}" = 1 ] && pkgs="$pkgs postgresql-$PG_MAJOR-pg-qualstats postgresql-$PG_MAJOR-hypopg"
+missing=""
+for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+    echo "==> installing Debian packages:$missing"
+    maybe_sudo apt-get update -qq
+    maybe_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+
+if [ "$(cargo pgrx --version 2>/dev/null | awk '{print $2}')" != "$PGRX_VERSION" ]; then
+    echo "==> installing cargo-pgrx $PGRX_VERSION (about 8 minutes)"
+    cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
+fi
+
+config="${PGRX_HOME:-$HOME/.pgrx}/config.toml"
+if ! grep -q "pg$PG_MAJOR" "$config" 2>/dev/null; then
+    echo "==> cargo pgrx init --pg$PG_MAJOR"
+    cargo pgrx init --pg$PG_MAJOR /usr/bin/pg_config
+fi
+
+if ! python3 -m pytest --version >/dev/null 2>&1; then
+    echo "==> installing pytest"
+    python3 -m pip install -q pytest
+fi

@@ -1,0 +1,3 @@
+//! Every SQL-callable function, grouped by concern. Views over them live in `src/sql/`.
+
+pub mod statements;

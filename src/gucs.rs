@@ -1,0 +1,160 @@
+//! Every `pg_optimizer.*` setting: private statics and typed getters. The hot path reads the raw
+//! value behind the setting (`raw`) to skip pgrx's per-read thread check; SQL-facing code uses the
+//! getters.
+
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::prelude::*;
+
+/// Which statements are recorded: `top` (statements issued by clients; default), `all` (also
+/// statements run inside functions and procedures), `none`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PostgresGucEnum)]
+pub enum Track {
+    None,
+    Top,
+    All,
+}
+
+/// Master switch. Default on. Off stops all recording; the stores and views stay.
+static ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
+/// Default `top`.
+static TRACK: GucSetting<Track> = GucSetting::<Track>::new(Track::Top);
+/// Record utility statements (DDL, VACUUM, COPY, ...). Default on, as pg_stat_statements.
+static TRACK_UTILITY: GucSetting<bool> = GucSetting::<bool>::new(true);
+/// Record planning time. Default off: timing every planner call costs two clock reads.
+static TRACK_PLANNING: GucSetting<bool> = GucSetting::<bool>::new(false);
+/// Capacity of the statement store (entries). Default 5000, as pg_stat_statements. Postmaster.
+static MAX_STATEMENTS: GucSetting<i32> = GucSetting::<i32>::new(5000);
+/// Bytes kept of each normalised query text and of each example. Default 2048. Postmaster.
+static MAX_TEXT_BYTES: GucSetting<i32> = GucSetting::<i32>::new(2048);
+/// Keep the slowest execution's real constants / parameter values. Default on.
+static CAPTURE_EXAMPLES: GucSetting<bool> = GucSetting::<bool>::new(true);
+/// Fraction of top-level statements recorded, decided once per top-level statement. Default 1.
+static SAMPLE_RATE: GucSetting<f64> = GucSetting::<f64>::new(1.0);
+/// Save statistics at clean shutdown and load them at start. Default on.
+static SAVE: GucSetting<bool> = GucSetting::<bool>::new(true);
+
+pub fn init() {
+    GucRegistry::define_bool_guc(
+        c"pg_optimizer.enabled",
+        c"Record statement statistics.",
+        c"Off stops all recording; recorded statistics remain readable.",
+        &ENABLED,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_enum_guc(
+        c"pg_optimizer.track",
+        c"Which statements to record: top, all or none.",
+        c"top records statements issued by clients; all also records statements nested in functions.",
+        &TRACK,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"pg_optimizer.track_utility",
+        c"Record utility statements (DDL, VACUUM, COPY, ...).",
+        c"",
+        &TRACK_UTILITY,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"pg_optimizer.track_planning",
+        c"Record planning time.",
+        c"Costs two clock reads per planned statement.",
+        &TRACK_PLANNING,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_optimizer.max_statements",
+        c"Maximum number of statements recorded.",
+        c"When full, the least-used 5% are evicted. Needs a restart.",
+        &MAX_STATEMENTS,
+        100,
+        1_000_000,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_optimizer.max_text_bytes",
+        c"Bytes kept of each normalised query text and of each example.",
+        c"Longer texts are cut at a character boundary. Needs a restart.",
+        &MAX_TEXT_BYTES,
+        256,
+        1_048_576,
+        GucContext::Postmaster,
+        GucFlags::UNIT_BYTE,
+    );
+    GucRegistry::define_bool_guc(
+        c"pg_optimizer.capture_examples",
+        c"Keep the slowest execution of each statement with its real constants and parameters.",
+        c"The index advisor plans statements with these values.",
+        &CAPTURE_EXAMPLES,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"pg_optimizer.sample_rate",
+        c"Fraction of top-level statements recorded.",
+        c"Decided once per top-level statement; its nested statements follow that decision.",
+        &SAMPLE_RATE,
+        0.0,
+        1.0,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"pg_optimizer.save",
+        c"Save statistics at clean shutdown and reload them at start.",
+        c"",
+        &SAVE,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    unsafe {
+        #[cfg(any(feature = "pg13", feature = "pg14"))]
+        pg_sys::EmitWarningsOnPlaceholders(c"pg_optimizer".as_ptr());
+        #[cfg(not(any(feature = "pg13", feature = "pg14")))]
+        pg_sys::MarkGUCPrefixReserved(c"pg_optimizer".as_ptr());
+    }
+}
+
+/// Unchecked reads for the hook path (backend main thread only, like every hook).
+pub mod raw {
+    use super::*;
+    #[inline(always)]
+    pub fn enabled() -> bool {
+        unsafe { *ENABLED.as_ptr() }
+    }
+    #[inline(always)]
+    pub fn track() -> Track {
+        TRACK.get()
+    }
+    #[inline(always)]
+    pub fn track_utility() -> bool {
+        unsafe { *TRACK_UTILITY.as_ptr() }
+    }
+    #[inline(always)]
+    pub fn track_planning() -> bool {
+        unsafe { *TRACK_PLANNING.as_ptr() }
+    }
+    #[inline(always)]
+    pub fn capture_examples() -> bool {
+        unsafe { *CAPTURE_EXAMPLES.as_ptr() }
+    }
+    #[inline(always)]
+    pub fn sample_rate() -> f64 {
+        unsafe { *SAMPLE_RATE.as_ptr() }
+    }
+}
+
+pub fn max_statements() -> usize {
+    MAX_STATEMENTS.get() as usize
+}
+pub fn max_text_bytes() -> usize {
+    MAX_TEXT_BYTES.get() as usize
+}
+pub fn save() -> bool {
+    SAVE.get()
+}

@@ -1,0 +1,169 @@
+//! ExecutorStart/Run/Finish/End: execution time, rows, buffer and WAL usage, the latency
+//! histogram and the example. ExecutorStart asks for whole-query instrumentation (one
+//! `Instrumentation` covering the run, as pg_stat_statements does, never per node); ExecutorEnd
+//! records. Run and Finish only track the nesting depth.
+
+use super::*;
+use crate::stats::Usage;
+
+static mut PREV_START: pg_sys::ExecutorStart_hook_type = None;
+static mut PREV_RUN: pg_sys::ExecutorRun_hook_type = None;
+static mut PREV_FINISH: pg_sys::ExecutorFinish_hook_type = None;
+static mut PREV_END: pg_sys::ExecutorEnd_hook_type = None;
+
+pub(super) fn init() {
+    unsafe {
+        PREV_START = pg_sys::ExecutorStart_hook;
+        pg_sys::ExecutorStart_hook = Some(executor_start);
+        PREV_RUN = pg_sys::ExecutorRun_hook;
+        pg_sys::ExecutorRun_hook = Some(executor_run);
+        PREV_FINISH = pg_sys::ExecutorFinish_hook;
+        pg_sys::ExecutorFinish_hook = Some(executor_finish);
+        PREV_END = pg_sys::ExecutorEnd_hook;
+        pg_sys::ExecutorEnd_hook = Some(executor_end);
+    }
+}
+
+#[inline]
+unsafe fn queryid_of(qd: *mut pg_sys::QueryDesc) -> u64 {
+    unsafe { (*(*qd).plannedstmt).queryId }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn executor_start(qd: *mut pg_sys::QueryDesc, eflags: i32) {
+    unsafe {
+        match PREV_START {
+            Some(prev) => pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| prev(qd, eflags)),
+            None => pg_sys::standard_ExecutorStart(qd, eflags),
+        }
+        let queryid = queryid_of(qd);
+        decide_sample(Phase::Execute, queryid);
+        // EXPLAIN without ANALYZE starts the executor but never runs it: nothing to time.
+        if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0 || !gate(queryid) {
+            return;
+        }
+        if (*qd).totaltime.is_null() {
+            quietly("setting up instrumentation", || {
+                let old = pg_sys::CurrentMemoryContext;
+                pg_sys::CurrentMemoryContext = (*(*qd).estate).es_query_cxt;
+                (*qd).totaltime = pg_sys::InstrAlloc(1, pg_sys::InstrumentOption::INSTRUMENT_ALL as i32, false);
+                pg_sys::CurrentMemoryContext = old;
+            });
+        }
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn executor_run(
+    qd: *mut pg_sys::QueryDesc,
+    direction: pg_sys::ScanDirection::Type,
+    count: u64,
+    execute_once: bool,
+) {
+    unsafe {
+        let _nest = Nest::enter();
+        match PREV_RUN {
+            Some(prev) => pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| prev(qd, direction, count, execute_once)),
+            None => pg_sys::standard_ExecutorRun(qd, direction, count, execute_once),
+        }
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn executor_finish(qd: *mut pg_sys::QueryDesc) {
+    unsafe {
+        let _nest = Nest::enter();
+        match PREV_FINISH {
+            Some(prev) => pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| prev(qd)),
+            None => pg_sys::standard_ExecutorFinish(qd),
+        }
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn executor_end(qd: *mut pg_sys::QueryDesc) {
+    unsafe {
+        let queryid = queryid_of(qd);
+        if !(*qd).totaltime.is_null() && gate(queryid) {
+            quietly("recording an execution", || record(qd, queryid));
+        }
+        match PREV_END {
+            Some(prev) => pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| prev(qd)),
+            None => pg_sys::standard_ExecutorEnd(qd),
+        }
+    }
+}
+
+/// instr_time to milliseconds, across the representations of PostgreSQL 13-17.
+#[inline]
+pub(crate) fn instr_ms(t: &pg_sys::instr_time) -> f64 {
+    #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
+    {
+        t.tv_sec as f64 * 1000.0 + t.tv_nsec as f64 / 1_000_000.0
+    }
+    #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
+    {
+        t.ticks as f64 / 1_000_000.0
+    }
+}
+
+#[inline]
+pub(crate) fn usage_of(b: &pg_sys::BufferUsage, w: &pg_sys::WalUsage, rows: u64) -> Usage {
+    Usage {
+        rows: rows as i64,
+        shared_blks_hit: b.shared_blks_hit,
+        shared_blks_read: b.shared_blks_read,
+        shared_blks_dirtied: b.shared_blks_dirtied,
+        shared_blks_written: b.shared_blks_written,
+        local_blks_hit: b.local_blks_hit,
+        local_blks_read: b.local_blks_read,
+        local_blks_dirtied: b.local_blks_dirtied,
+        local_blks_written: b.local_blks_written,
+        temp_blks_read: b.temp_blks_read,
+        temp_blks_written: b.temp_blks_written,
+        blk_read_time: instr_ms(&b.blk_read_time),
+        blk_write_time: instr_ms(&b.blk_write_time),
+        wal_records: w.wal_records,
+        wal_fpi: w.wal_fpi,
+        wal_bytes: w.wal_bytes,
+    }
+}
+
+unsafe fn record(qd: *mut pg_sys::QueryDesc, queryid: u64) {
+    unsafe {
+        let tt = (*qd).totaltime;
+        pg_sys::InstrEndLoop(tt);
+        let ms = (*tt).total * 1000.0;
+        let rows = if (*qd).estate.is_null() { 0 } else { (*(*qd).estate).es_processed };
+        let usage = usage_of(&(*tt).bufusage, &(*tt).walusage, rows);
+        let x = shmem::Execution { ms, usage: &usage, now: unguarded::GetCurrentStatementStartTimestamp() };
+        let key = key_for(queryid);
+        let ps = (*qd).plannedstmt;
+        let text = || statement_text((*qd).sourceText, (*ps).stmt_location, (*ps).stmt_len);
+        shmem::record_execution(&key, &x, text, || Some(example(qd)));
+    }
+}
+
+/// The statement as it ran: its text with real constants, then its bound parameter values
+/// (`$1 = '42', $2 = 'x'`), if any. Returns the bytes and the length of the statement part.
+unsafe fn example(qd: *mut pg_sys::QueryDesc) -> (Vec<u8>, u32) {
+    unsafe {
+        let ps = (*qd).plannedstmt;
+        let mut bytes = statement_text((*qd).sourceText, (*ps).stmt_location, (*ps).stmt_len);
+        let params = (*qd).params;
+        let mut param_text: &[u8] = &[];
+        // Parameters fetched through a hook (PL/pgSQL) are not in the array: leave them out.
+        if !params.is_null() && (*params).numParams > 0 && (*params).paramFetch.is_none() {
+            let limit = (shmem::max_text() / 4).max(64) as i32;
+            let p = pg_sys::BuildParamLogString(params, std::ptr::null_mut(), limit);
+            if !p.is_null() {
+                param_text = std::ffi::CStr::from_ptr(p).to_bytes();
+            }
+        }
+        let room = shmem::max_text().saturating_sub(param_text.len());
+        let stmt_len = shmem::clip(&bytes, room).len();
+        bytes.truncate(stmt_len);
+        bytes.extend_from_slice(param_text);
+        (bytes, stmt_len as u32)
+    }
+}

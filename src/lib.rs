@@ -1,0 +1,52 @@
+//! pg_optimizer: the database watches its own workload and tunes itself.
+//!
+//! The module list is the table of contents:
+//! - `gucs`    every `pg_optimizer.*` setting
+//! - `error`   the error type of the SQL surface (SQLSTATE + hint)
+//! - `stats`   statement statistics as plain data: counters, histogram, Welford, eviction order,
+//!             query-text normalisation, the dump format (pure Rust, unit-tested)
+//! - `shmem`   the shared-memory statement store: lock protocol, lookup, eviction, dump/load
+//! - `hooks`   post_parse_analyze, planner, executor and utility hooks that feed the store
+//! - `api`     every SQL function; the views over them are in `src/sql/`
+
+use pgrx::prelude::*;
+
+pub mod api;
+pub mod error;
+pub mod gucs;
+pub mod hooks;
+pub mod shmem;
+pub mod stats;
+
+::pgrx::pg_module_magic!(name, version);
+
+extension_sql_file!("sql/views.sql", name = "views", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::init();
+    // Shared memory, hooks and workers exist only when preloaded; without that the SQL functions
+    // answer with an error and a hint.
+    if unsafe { !pg_sys::process_shared_preload_libraries_in_progress } {
+        return;
+    }
+    shmem::init();
+    hooks::init();
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    // One file per concern; include! keeps them inside the `tests` schema module.
+    include!("tests/statements.rs");
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec!["shared_preload_libraries='pg_optimizer'", "pg_optimizer.max_statements=1000"]
+    }
+}

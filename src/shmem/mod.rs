@@ -1,0 +1,634 @@
+//! The shared-memory statement store.
+//!
+//! # Layout
+//! A small [`Header`] (`ShmemInitStruct`) and a dynahash table (`ShmemInitHash`) of
+//! `pg_optimizer.max_statements` entries. Each entry is an [`Entry`] followed by two byte arrays of
+//! `pg_optimizer.max_text_bytes`: the normalised query text and the example. Dynahash never moves
+//! or frees an element's memory, so a pointer to an element stays a valid address for the life of
+//! the server; whether it still holds the same statement is what the generation number says.
+//!
+//! # Lock protocol
+//! * One named LWLock (tranche `pg_optimizer`) guards the table's *membership*: shared to look up
+//!   or read, exclusive to insert, evict or reset. Query texts are written once, at insertion,
+//!   under the exclusive lock, and are immutable afterwards.
+//! * Each entry has its own spinlock guarding its counters, generation and example. It is held for
+//!   a few dozen instructions: no call into PostgreSQL, no allocation, nothing that can fail.
+//! * The hot path (a statement whose entry this backend has seen before) takes **no LWLock**: a
+//!   backend-local direct-mapped cache maps the key to (element pointer, generation); under the
+//!   entry spinlock the generation is compared and the counters updated. Eviction and reset set an
+//!   element's generation to 0 under its spinlock (while holding the exclusive LWLock) before
+//!   removing it, and every new entry takes a fresh generation from the header, so a stale cache
+//!   slot can never write into a reused element: it misses and takes the slow path.
+//! * Slow path (first sight in this backend, or a cache miss): shared LWLock + hash lookup; if
+//!   absent, exclusive LWLock, evict the least-used ~5% if full, insert. Texts are normalised and
+//!   clipped *before* any lock is taken.
+//! * Lock order: LWLock, then at most one entry spinlock. Never the reverse.
+//!
+//! # Persistence
+//! The postmaster writes the table to `pg_stat/pg_optimizer.stat` at clean shutdown and reads it
+//! back at start (see `persist`); a file that fails its checks is logged and ignored.
+
+pub mod persist;
+
+use crate::gucs;
+use crate::stats::{self, Counters, Usage};
+use pgrx::pg_sys;
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+
+/// Hash key. Every byte is a named field (no implicit padding), so keys compare and hash as bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Key {
+    pub userid: u32,
+    pub dbid: u32,
+    pub queryid: u64,
+    pub toplevel: bool,
+    _pad: [u8; 7],
+}
+
+impl Key {
+    #[inline]
+    pub fn new(userid: pg_sys::Oid, dbid: pg_sys::Oid, queryid: u64, toplevel: bool) -> Key {
+        Key { userid: userid.to_u32(), dbid: dbid.to_u32(), queryid, toplevel, _pad: [0; 7] }
+    }
+}
+
+#[repr(C)]
+pub struct Entry {
+    key: Key,
+    lock: AtomicU32,
+    text_len: u32,
+    generation: u64,
+    counters: Counters,
+    example_len: u32,
+    example_stmt_len: u32,
+    // followed by: text [max_text_bytes], example [max_text_bytes]
+}
+
+#[repr(C)]
+struct Header {
+    lock: *mut pg_sys::LWLock,
+    next_generation: AtomicU64,
+    evictions: AtomicU64,
+    stats_reset: AtomicI64,
+    /// Bumped on CREATE/ALTER/DROP EXTENSION so backends re-check whether their database is watched.
+    extension_epoch: AtomicU64,
+    /// Usage score new entries start with (median after the last eviction). Exclusive lock.
+    median_usage: f64,
+    capacity: usize,
+    max_text: usize,
+}
+
+static mut HEADER: *mut Header = std::ptr::null_mut();
+static mut HTAB: *mut pg_sys::HTAB = std::ptr::null_mut();
+static mut PREV_SHMEM_STARTUP: pg_sys::shmem_startup_hook_type = None;
+#[cfg(not(any(feature = "pg13", feature = "pg14")))]
+static mut PREV_SHMEM_REQUEST: pg_sys::shmem_request_hook_type = None;
+
+const TRANCHE: &std::ffi::CStr = c"pg_optimizer";
+
+fn entry_size(max_text: usize) -> usize {
+    let raw = std::mem::size_of::<Entry>() + 2 * max_text;
+    (raw + 7) & !7
+}
+
+fn shmem_size() -> usize {
+    let header = (std::mem::size_of::<Header>() + 63) & !63;
+    let n = gucs::max_statements() as std::ffi::c_long;
+    header + unsafe { pg_sys::hash_estimate_size(n, entry_size(gucs::max_text_bytes())) }
+}
+
+/// Called from `_PG_init` while preloading: ask for shared memory and the lock, and hook startup.
+pub fn init() {
+    unsafe {
+        #[cfg(any(feature = "pg13", feature = "pg14"))]
+        request_shmem();
+        #[cfg(not(any(feature = "pg13", feature = "pg14")))]
+        {
+            PREV_SHMEM_REQUEST = pg_sys::shmem_request_hook;
+            pg_sys::shmem_request_hook = Some(shmem_request);
+        }
+        PREV_SHMEM_STARTUP = pg_sys::shmem_startup_hook;
+        pg_sys::shmem_startup_hook = Some(shmem_startup);
+    }
+}
+
+unsafe fn request_shmem() {
+    unsafe {
+        pg_sys::RequestAddinShmemSpace(shmem_size());
+        pg_sys::RequestNamedLWLockTranche(TRANCHE.as_ptr(), 1);
+    }
+}
+
+#[cfg(not(any(feature = "pg13", feature = "pg14")))]
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn shmem_request() {
+    unsafe {
+        if let Some(prev) = PREV_SHMEM_REQUEST {
+            pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| prev());
+        }
+        request_shmem();
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn shmem_startup() {
+    unsafe {
+        if let Some(prev) = PREV_SHMEM_STARTUP {
+            pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| prev());
+        }
+        let init_lock = &raw mut (*pg_sys::MainLWLockArray.add(21)).lock;
+        pg_sys::LWLockAcquire(init_lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
+        let mut found = false;
+        let header = pg_sys::ShmemInitStruct(
+            c"pg_optimizer statements header".as_ptr(),
+            std::mem::size_of::<Header>(),
+            &mut found,
+        ) as *mut Header;
+        if !found {
+            header.write(Header {
+                lock: &raw mut (*pg_sys::GetNamedLWLockTranche(TRANCHE.as_ptr())).lock,
+                next_generation: AtomicU64::new(1),
+                evictions: AtomicU64::new(0),
+                extension_epoch: AtomicU64::new(0),
+                stats_reset: AtomicI64::new(pg_sys::GetCurrentTimestamp()),
+                median_usage: stats::USAGE_PER_CALL,
+                capacity: gucs::max_statements(),
+                max_text: gucs::max_text_bytes(),
+            });
+        }
+        let mut info: pg_sys::HASHCTL = std::mem::zeroed();
+        info.keysize = std::mem::size_of::<Key>();
+        info.entrysize = entry_size((*header).max_text);
+        let n = (*header).capacity as std::ffi::c_long;
+        let htab = pg_sys::ShmemInitHash(
+            c"pg_optimizer statements".as_ptr(),
+            n,
+            n,
+            &mut info,
+            (pg_sys::HASH_ELEM | pg_sys::HASH_BLOBS) as i32,
+        );
+        pg_sys::LWLockRelease(init_lock);
+        HEADER = header;
+        HTAB = htab;
+        // The postmaster (or a single-user backend) owns the file: load now, save at exit.
+        if !pg_sys::IsUnderPostmaster {
+            pg_sys::on_shmem_exit(Some(persist::shutdown_callback), pg_sys::Datum::from(0));
+            persist::load();
+        }
+    }
+}
+
+/// The shared counter of extension DDL (null when not preloaded).
+pub fn extension_epoch() -> *const AtomicU64 {
+    unsafe {
+        if HEADER.is_null() {
+            std::ptr::null()
+        } else {
+            &raw const (*HEADER).extension_epoch
+        }
+    }
+}
+
+/// The per-entry text limit in bytes (`pg_optimizer.max_text_bytes` at server start).
+pub fn max_text() -> usize {
+    unsafe {
+        if HEADER.is_null() {
+            0
+        } else {
+            (*HEADER).max_text
+        }
+    }
+}
+
+/// True when the store exists (the library was preloaded).
+#[inline]
+pub fn available() -> bool {
+    unsafe { !HEADER.is_null() }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spinlock and LWLock guards
+
+struct Spin<'a>(&'a AtomicU32);
+
+impl<'a> Spin<'a> {
+    #[inline]
+    fn lock(l: &'a AtomicU32) -> Spin<'a> {
+        while l.compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            while l.load(Ordering::Relaxed) != 0 {
+                std::hint::spin_loop();
+            }
+        }
+        Spin(l)
+    }
+}
+
+impl Drop for Spin<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.store(0, Ordering::Release);
+    }
+}
+
+struct LwGuard(*mut pg_sys::LWLock);
+
+impl LwGuard {
+    fn shared() -> LwGuard {
+        unsafe {
+            let l = (*HEADER).lock;
+            pg_sys::LWLockAcquire(l, pg_sys::LWLockMode::LW_SHARED);
+            LwGuard(l)
+        }
+    }
+    fn exclusive() -> LwGuard {
+        unsafe {
+            let l = (*HEADER).lock;
+            pg_sys::LWLockAcquire(l, pg_sys::LWLockMode::LW_EXCLUSIVE);
+            LwGuard(l)
+        }
+    }
+}
+
+impl Drop for LwGuard {
+    fn drop(&mut self) {
+        unsafe { pg_sys::LWLockRelease(self.0) }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry access
+
+#[inline]
+unsafe fn text_ptr(e: *mut Entry) -> *mut u8 {
+    unsafe { (e as *mut u8).add(std::mem::size_of::<Entry>()) }
+}
+
+#[inline]
+unsafe fn example_ptr(e: *mut Entry) -> *mut u8 {
+    unsafe { text_ptr(e).add((*HEADER).max_text) }
+}
+
+#[inline]
+unsafe fn entry_lock<'a>(e: *mut Entry) -> &'a AtomicU32 {
+    unsafe { &*(&raw const (*e).lock) }
+}
+
+/// Cut `bytes` to at most `limit` bytes without splitting a multibyte character.
+pub fn clip(bytes: &[u8], limit: usize) -> &[u8] {
+    if bytes.len() <= limit {
+        return bytes;
+    }
+    let n = unsafe { pg_sys::pg_mbcliplen(bytes.as_ptr() as *const _, bytes.len() as i32, limit as i32) };
+    &bytes[..(n.max(0) as usize).min(limit)]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backend-local cache of element pointers
+
+#[derive(Clone, Copy)]
+struct Slot {
+    key: Key,
+    entry: *mut Entry,
+    generation: u64,
+}
+
+const CACHE_SLOTS: usize = 1024;
+static mut CACHE: [Slot; CACHE_SLOTS] =
+    [Slot { key: Key { userid: 0, dbid: 0, queryid: 0, toplevel: false, _pad: [0; 7] }, entry: std::ptr::null_mut(), generation: 0 }; CACHE_SLOTS];
+
+#[inline]
+fn slot_of(key: &Key) -> usize {
+    let h = key.queryid ^ ((key.userid as u64) << 20) ^ ((key.dbid as u64) << 40) ^ key.toplevel as u64;
+    (h ^ (h >> 29)) as usize & (CACHE_SLOTS - 1)
+}
+
+#[inline]
+fn cache_get(key: &Key) -> Option<(*mut Entry, u64)> {
+    unsafe {
+        let s = &*(&raw const CACHE[slot_of(key)]);
+        if s.generation != 0 && s.key == *key {
+            Some((s.entry, s.generation))
+        } else {
+            None
+        }
+    }
+}
+
+#[inline]
+fn cache_put(key: &Key, entry: *mut Entry, generation: u64) {
+    unsafe {
+        *(&raw mut CACHE[slot_of(key)]) = Slot { key: *key, entry, generation };
+    }
+}
+
+#[inline]
+fn cache_forget(key: &Key) {
+    unsafe {
+        let s = &mut *(&raw mut CACHE[slot_of(key)]);
+        if s.key == *key {
+            s.generation = 0;
+        }
+    }
+}
+
+/// Whether this backend already knows the entry for `key` (then nothing needs normalising).
+#[inline]
+pub fn is_known(key: &Key) -> bool {
+    cache_get(key).is_some()
+}
+
+/// Find the entry for `key`, creating it with the text `make_text` returns if it does not exist.
+/// `make_text` runs before any lock is taken. Returns None only when the store is missing.
+pub fn find_or_create(key: &Key, make_text: impl FnOnce() -> Vec<u8>) -> Option<(*mut Entry, u64)> {
+    if !available() {
+        return None;
+    }
+    if let Some(hit) = cache_get(key) {
+        return Some(hit);
+    }
+    unsafe {
+        {
+            let _g = LwGuard::shared();
+            let e = pg_sys::hash_search(HTAB, key as *const Key as *const c_void, pg_sys::HASHACTION::HASH_FIND, std::ptr::null_mut()) as *mut Entry;
+            if !e.is_null() {
+                let gen = {
+                    let _s = Spin::lock(entry_lock(e));
+                    (*e).generation
+                };
+                if gen != 0 {
+                    cache_put(key, e, gen);
+                    return Some((e, gen));
+                }
+            }
+        }
+        let text = make_text();
+        let text = clip(&text, (*HEADER).max_text);
+        let _g = LwGuard::exclusive();
+        let (e, gen) = insert_locked(key, text, pg_sys::GetCurrentTimestamp(), None);
+        if e.is_null() {
+            return None;
+        }
+        cache_put(key, e, gen);
+        Some((e, gen))
+    }
+}
+
+/// Insert (or find) `key` while holding the exclusive lock. With `restore`, the counters and
+/// example come from a saved file instead of starting empty.
+unsafe fn insert_locked(
+    key: &Key,
+    text: &[u8],
+    now: i64,
+    restore: Option<(&Counters, &[u8], u32)>,
+) -> (*mut Entry, u64) {
+    unsafe {
+        let h = &mut *HEADER;
+        let mut found = false;
+        let existing = pg_sys::hash_search(HTAB, key as *const Key as *const c_void, pg_sys::HASHACTION::HASH_FIND, &mut found) as *mut Entry;
+        if !existing.is_null() {
+            return (existing, (*existing).generation);
+        }
+        while pg_sys::hash_get_num_entries(HTAB) as usize >= h.capacity {
+            if evict_locked() == 0 {
+                break;
+            }
+        }
+        let e = pg_sys::hash_search(HTAB, key as *const Key as *const c_void, pg_sys::HASHACTION::HASH_ENTER_NULL, &mut found) as *mut Entry;
+        if e.is_null() {
+            return (e, 0);
+        }
+        let gen = h.next_generation.fetch_add(1, Ordering::Relaxed);
+        let _s = Spin::lock(entry_lock(e));
+        (*e).text_len = text.len() as u32;
+        std::ptr::copy_nonoverlapping(text.as_ptr(), text_ptr(e), text.len());
+        match restore {
+            Some((c, example, stmt_len)) => {
+                (*e).counters = *c;
+                let ex = &example[..example.len().min(h.max_text)];
+                std::ptr::copy_nonoverlapping(ex.as_ptr(), example_ptr(e), ex.len());
+                (*e).example_len = ex.len() as u32;
+                (*e).example_stmt_len = stmt_len.min(ex.len() as u32);
+            }
+            None => {
+                (*e).counters = Counters::new(now, h.median_usage);
+                (*e).example_len = 0;
+                (*e).example_stmt_len = 0;
+            }
+        }
+        (*e).generation = gen;
+        (e, gen)
+    }
+}
+
+/// Remove the least-used ~5% (exclusive lock held). Returns how many went.
+unsafe fn evict_locked() -> usize {
+    unsafe {
+        let mut all: Vec<(f64, i64, usize)> = Vec::with_capacity((*HEADER).capacity);
+        let mut ptrs: Vec<*mut Entry> = Vec::with_capacity((*HEADER).capacity);
+        for_each_entry(|e| {
+            let _s = Spin::lock(entry_lock(e));
+            let c = &mut (*e).counters;
+            c.usage_score = stats::decayed_usage(c.usage_score, c.calls());
+            all.push((c.usage_score, c.last_seen, ptrs.len()));
+            ptrs.push(e);
+        });
+        let victims = stats::eviction_victims(all.clone());
+        let mut removed = vec![false; ptrs.len()];
+        for &v in &victims {
+            removed[v] = true;
+            remove_locked(ptrs[v]);
+        }
+        let survivors: Vec<f64> = all.iter().filter(|a| !removed[a.2]).map(|a| a.0).collect();
+        (*HEADER).median_usage = stats::median_usage(survivors);
+        (*HEADER).evictions.fetch_add(victims.len() as u64, Ordering::Relaxed);
+        victims.len()
+    }
+}
+
+/// Invalidate and remove one element (exclusive lock held).
+unsafe fn remove_locked(e: *mut Entry) {
+    unsafe {
+        let key = {
+            let _s = Spin::lock(entry_lock(e));
+            (*e).generation = 0;
+            (*e).key
+        };
+        pg_sys::hash_search(HTAB, &key as *const Key as *const c_void, pg_sys::HASHACTION::HASH_REMOVE, std::ptr::null_mut());
+    }
+}
+
+/// Visit every element (caller holds the LWLock in some mode).
+unsafe fn for_each_entry(mut f: impl FnMut(*mut Entry)) {
+    unsafe {
+        let mut status: pg_sys::HASH_SEQ_STATUS = std::mem::zeroed();
+        pg_sys::hash_seq_init(&mut status, HTAB);
+        loop {
+            let e = pg_sys::hash_seq_search(&mut status) as *mut Entry;
+            if e.is_null() {
+                break;
+            }
+            f(e);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recording (hook path)
+
+/// What one execution measured.
+pub struct Execution<'a> {
+    pub ms: f64,
+    pub usage: &'a Usage,
+    pub now: i64,
+}
+
+/// Add one execution to `key`'s entry. `make_text` supplies the text if the entry must be created
+/// here; `make_example` is called (outside any lock) only when this execution is the slowest so
+/// far and examples are captured, and returns (statement + parameters, statement length).
+pub fn record_execution(
+    key: &Key,
+    x: &Execution,
+    make_text: impl FnOnce() -> Vec<u8>,
+    make_example: impl FnOnce() -> Option<(Vec<u8>, u32)>,
+) {
+    let Some((e, gen)) = find_or_create(key, make_text) else { return };
+    let want_example = unsafe {
+        let _s = Spin::lock(entry_lock(e));
+        if (*e).generation != gen {
+            drop(_s);
+            cache_forget(key);
+            return; // evicted under our feet: this execution is lost with the entry
+        }
+        (*e).counters.record_execution(x.ms, x.usage, x.now);
+        gucs::raw::capture_examples() && ((*e).example_len == 0 || x.ms > (*e).counters.example_ms)
+    };
+    if want_example {
+        if let Some((example, stmt_len)) = make_example() {
+            store_example(e, gen, x.ms, &example, stmt_len);
+        }
+    }
+}
+
+fn store_example(e: *mut Entry, gen: u64, ms: f64, example: &[u8], stmt_len: u32) {
+    unsafe {
+        let ex = clip(example, (*HEADER).max_text);
+        let _s = Spin::lock(entry_lock(e));
+        if (*e).generation != gen || ((*e).example_len != 0 && ms <= (*e).counters.example_ms) {
+            return; // a slower one got there first
+        }
+        std::ptr::copy_nonoverlapping(ex.as_ptr(), example_ptr(e), ex.len());
+        (*e).example_len = ex.len() as u32;
+        (*e).example_stmt_len = stmt_len.min(ex.len() as u32);
+        (*e).counters.example_ms = ms;
+    }
+}
+
+/// Add one planning to `key`'s entry.
+pub fn record_planning(key: &Key, ms: f64, now: i64, make_text: impl FnOnce() -> Vec<u8>) {
+    let Some((e, gen)) = find_or_create(key, make_text) else { return };
+    unsafe {
+        let _s = Spin::lock(entry_lock(e));
+        if (*e).generation != gen {
+            drop(_s);
+            cache_forget(key);
+            return;
+        }
+        (*e).counters.record_planning(ms, now);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading, resetting
+
+/// A consistent copy of one entry.
+pub struct Snapshot {
+    pub key: Key,
+    pub counters: Counters,
+    pub text: Vec<u8>,
+    pub example: Vec<u8>,
+    pub example_stmt_len: usize,
+}
+
+/// Copy every entry `keep` accepts.
+pub fn snapshot(mut keep: impl FnMut(&Key) -> bool) -> Vec<Snapshot> {
+    let mut out = Vec::new();
+    if !available() {
+        return out;
+    }
+    unsafe {
+        let _g = LwGuard::shared();
+        for_each_entry(|e| {
+            let key = (*e).key;
+            if !keep(&key) {
+                return;
+            }
+            let text = std::slice::from_raw_parts(text_ptr(e), (*e).text_len as usize).to_vec();
+            let mut example = vec![0u8; (*HEADER).max_text];
+            let (counters, elen, slen, gen) = {
+                let _s = Spin::lock(entry_lock(e));
+                let n = (*e).example_len as usize;
+                std::ptr::copy_nonoverlapping(example_ptr(e), example.as_mut_ptr(), n);
+                ((*e).counters, n, (*e).example_stmt_len as usize, (*e).generation)
+            };
+            if gen == 0 {
+                return;
+            }
+            example.truncate(elen);
+            out.push(Snapshot { key, counters, text, example, example_stmt_len: slen });
+        });
+    }
+    out
+}
+
+pub struct Info {
+    pub capacity: usize,
+    pub entries: usize,
+    pub evictions: u64,
+    pub stats_reset: i64,
+    pub max_text: usize,
+}
+
+pub fn info() -> Option<Info> {
+    if !available() {
+        return None;
+    }
+    unsafe {
+        let _g = LwGuard::shared();
+        let h = &*HEADER;
+        Some(Info {
+            capacity: h.capacity,
+            entries: pg_sys::hash_get_num_entries(HTAB) as usize,
+            evictions: h.evictions.load(Ordering::Relaxed),
+            stats_reset: h.stats_reset.load(Ordering::Relaxed),
+            max_text: h.max_text,
+        })
+    }
+}
+
+/// Remove the entries `matches` accepts; with `all`, also restart the eviction count and the
+/// reset time. Returns how many were removed.
+pub fn reset(all: bool, mut matches: impl FnMut(&Key) -> bool) -> usize {
+    if !available() {
+        return 0;
+    }
+    unsafe {
+        let _g = LwGuard::exclusive();
+        let mut victims = Vec::new();
+        for_each_entry(|e| {
+            if matches(&(*e).key) {
+                victims.push(e);
+            }
+        });
+        for &e in &victims {
+            remove_locked(e);
+        }
+        if all {
+            (*HEADER).evictions.store(0, Ordering::Relaxed);
+            (*HEADER).stats_reset.store(pg_sys::GetCurrentTimestamp(), Ordering::Relaxed);
+            (*HEADER).median_usage = stats::USAGE_PER_CALL;
+        }
+        victims.len()
+    }
+}

@@ -1,0 +1,96 @@
+//! Save the store at clean shutdown, load it at start. The byte format and its checks live in
+//! `stats::persist` (pure, unit-tested); this file moves the bytes between disk and shared memory.
+//! Runs only in the postmaster (or a single-user backend), never in a regular backend.
+
+use super::*;
+use crate::stats::persist::{decode, encode, Record};
+
+const FILE: &str = "pg_stat/pg_optimizer.stat";
+const TMP: &str = "pg_stat/pg_optimizer.stat.tmp";
+
+#[pgrx::pg_guard]
+pub(super) unsafe extern "C-unwind" fn shutdown_callback(code: i32, _arg: pg_sys::Datum) {
+    // Only at a clean exit, and only when asked to; never let a failure here crash the shutdown.
+    if code != 0 || !gucs::save() || !available() {
+        return;
+    }
+    if let Err(e) = std::panic::catch_unwind(save) {
+        let _ = e;
+        pgrx::log!("pg_optimizer: could not save statement statistics");
+    }
+}
+
+fn save() {
+    let mut records = Vec::new();
+    unsafe {
+        for_each_entry(|e| {
+            if (*e).generation == 0 {
+                return;
+            }
+            let k = (*e).key;
+            records.push(Record {
+                userid: k.userid,
+                dbid: k.dbid,
+                queryid: k.queryid,
+                toplevel: k.toplevel,
+                counters: (*e).counters,
+                text: std::slice::from_raw_parts(text_ptr(e), (*e).text_len as usize).to_vec(),
+                example: std::slice::from_raw_parts(example_ptr(e), (*e).example_len as usize).to_vec(),
+                example_stmt_len: (*e).example_stmt_len,
+            });
+        });
+    }
+    let bytes = encode(&records);
+    let result = (|| -> std::io::Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::File::create(TMP)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        std::fs::rename(TMP, FILE)
+    })();
+    match result {
+        Ok(()) => pgrx::log!("pg_optimizer: saved {} statement entries to {FILE}", records.len()),
+        Err(e) => {
+            let _ = std::fs::remove_file(TMP);
+            pgrx::log!("pg_optimizer: could not write {FILE}: {e}");
+        }
+    }
+}
+
+pub(super) fn load() {
+    let bytes = match std::fs::read(FILE) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) => {
+            pgrx::log!("pg_optimizer: could not read {FILE}: {e}; starting empty");
+            return;
+        }
+    };
+    // The file describes the past: whatever happens, do not load it twice.
+    let _ = std::fs::remove_file(FILE);
+    let max_text = unsafe { (*HEADER).max_text };
+    // A file from a server with a larger text limit is still good: texts are clipped on load.
+    match decode(&bytes, usize::MAX.min(64 << 20)) {
+        Ok(records) => {
+            let mut loaded = 0usize;
+            unsafe {
+                let _g = LwGuard::exclusive();
+                for r in &records {
+                    if pg_sys::hash_get_num_entries(HTAB) as usize >= (*HEADER).capacity {
+                        break;
+                    }
+                    let key = Key { userid: r.userid, dbid: r.dbid, queryid: r.queryid, toplevel: r.toplevel, _pad: [0; 7] };
+                    let text = clip(&r.text, max_text);
+                    let (e, _) = insert_locked(&key, text, r.counters.first_seen, Some((&r.counters, &r.example, r.example_stmt_len)));
+                    if !e.is_null() {
+                        loaded += 1;
+                    }
+                }
+            }
+            pgrx::log!("pg_optimizer: loaded {loaded} of {} statement entries from {FILE}", records.len());
+        }
+        Err(reason) => {
+            pgrx::log!("pg_optimizer: ignoring {FILE}: {reason}");
+        }
+    }
+}

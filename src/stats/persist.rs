@@ -1,0 +1,191 @@
+//! The on-disk form of the statement store, written at clean shutdown and read at start.
+//!
+//! Layout (little-endian): magic `PGOPTSTM`, format version (u32), size of [`Counters`] (u32, so a
+//! build with another layout refuses the file), record count (u64), the records, and an FNV-1a 64
+//! checksum of everything before it. A record: userid u32, dbid u32, queryid u64, toplevel u8,
+//! counters, text (u32 length + bytes), example (u32 length, u32 length of its statement part,
+//! bytes). Any mismatch makes [`decode`] fail with a reason; the caller logs it and starts empty.
+
+use super::Counters;
+
+pub const MAGIC: &[u8; 8] = b"PGOPTSTM";
+pub const VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    pub userid: u32,
+    pub dbid: u32,
+    pub queryid: u64,
+    pub toplevel: bool,
+    pub counters: Counters,
+    pub text: Vec<u8>,
+    pub example: Vec<u8>,
+    /// How many leading bytes of `example` are the statement; the rest are its parameter values.
+    pub example_stmt_len: u32,
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in bytes {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+fn counters_bytes(c: &Counters) -> &[u8] {
+    // SAFETY: Counters is repr(C) plain old data (integers and floats only).
+    unsafe { std::slice::from_raw_parts(c as *const Counters as *const u8, std::mem::size_of::<Counters>()) }
+}
+
+pub fn encode<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4096);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(std::mem::size_of::<Counters>() as u32).to_le_bytes());
+    let count_at = out.len();
+    out.extend_from_slice(&0u64.to_le_bytes());
+    let mut count = 0u64;
+    for r in records {
+        out.extend_from_slice(&r.userid.to_le_bytes());
+        out.extend_from_slice(&r.dbid.to_le_bytes());
+        out.extend_from_slice(&r.queryid.to_le_bytes());
+        out.push(r.toplevel as u8);
+        out.extend_from_slice(counters_bytes(&r.counters));
+        out.extend_from_slice(&(r.text.len() as u32).to_le_bytes());
+        out.extend_from_slice(&r.text);
+        out.extend_from_slice(&(r.example.len() as u32).to_le_bytes());
+        out.extend_from_slice(&r.example_stmt_len.to_le_bytes());
+        out.extend_from_slice(&r.example);
+        count += 1;
+    }
+    out[count_at..count_at + 8].copy_from_slice(&count.to_le_bytes());
+    let sum = fnv1a(&out);
+    out.extend_from_slice(&sum.to_le_bytes());
+    out
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if self.buf.len() - self.pos < n {
+            return Err(format!("truncated at byte {}", self.pos));
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
+    }
+    fn u64(&mut self) -> Result<u64, String> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+    }
+}
+
+/// Parse a dump. `max_text` bounds every text (a longer one means corruption).
+pub fn decode(bytes: &[u8], max_text: usize) -> Result<Vec<Record>, String> {
+    if bytes.len() < MAGIC.len() + 4 + 4 + 8 + 8 {
+        return Err("file too short".into());
+    }
+    let (body, tail) = bytes.split_at(bytes.len() - 8);
+    if fnv1a(body) != u64::from_le_bytes(tail.try_into().unwrap()) {
+        return Err("checksum mismatch".into());
+    }
+    let mut r = Reader { buf: body, pos: 0 };
+    if r.take(8)? != MAGIC {
+        return Err("bad magic number".into());
+    }
+    let version = r.u32()?;
+    if version != VERSION {
+        return Err(format!("format version {version}, expected {VERSION}"));
+    }
+    let csize = r.u32()? as usize;
+    if csize != std::mem::size_of::<Counters>() {
+        return Err(format!("counter layout of {csize} bytes, expected {}", std::mem::size_of::<Counters>()));
+    }
+    let count = r.u64()?;
+    let mut out = Vec::with_capacity(count.min(1 << 20) as usize);
+    for _ in 0..count {
+        let userid = r.u32()?;
+        let dbid = r.u32()?;
+        let queryid = r.u64()?;
+        let toplevel = r.take(1)?[0] != 0;
+        let cbytes = r.take(csize)?;
+        let mut counters = Counters::default();
+        // SAFETY: same size checked above; Counters is plain old data, any bit pattern is valid.
+        unsafe {
+            std::ptr::copy_nonoverlapping(cbytes.as_ptr(), &mut counters as *mut Counters as *mut u8, csize);
+        }
+        let tlen = r.u32()? as usize;
+        if tlen > max_text {
+            return Err(format!("text of {tlen} bytes exceeds the limit of {max_text}"));
+        }
+        let text = r.take(tlen)?.to_vec();
+        let elen = r.u32()? as usize;
+        let example_stmt_len = r.u32()?;
+        if elen > max_text || example_stmt_len as usize > elen {
+            return Err("bad example length".into());
+        }
+        let example = r.take(elen)?.to_vec();
+        out.push(Record { userid, dbid, queryid, toplevel, counters, text, example, example_stmt_len });
+    }
+    if r.pos != body.len() {
+        return Err(format!("{} trailing bytes", body.len() - r.pos));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Usage;
+
+    fn sample() -> Vec<Record> {
+        let mut c = Counters::new(10, 1.0);
+        c.record_execution(3.5, &Usage { rows: 4, wal_bytes: 99, ..Default::default() }, 20);
+        vec![
+            Record { userid: 10, dbid: 5, queryid: 0xdead_beef_0000_0001, toplevel: true, counters: c, text: b"select $1".to_vec(), example: b"select 1".to_vec(), example_stmt_len: 8 },
+            Record { userid: 11, dbid: 5, queryid: 7, toplevel: false, counters: Counters::default(), text: vec![], example: b"select $1$1 = '2'".to_vec(), example_stmt_len: 9 },
+        ]
+    }
+
+    #[test]
+    fn roundtrip() {
+        let recs = sample();
+        let bytes = encode(&recs);
+        assert_eq!(decode(&bytes, 1024).unwrap(), recs);
+        assert_eq!(decode(&encode(&[]), 1024).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn corruption_is_detected() {
+        let bytes = encode(&sample());
+        // every single flipped byte is caught
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x40;
+            assert!(decode(&b, 1024).is_err(), "flip at {i} not detected");
+        }
+        // truncation
+        assert!(decode(&bytes[..bytes.len() - 1], 1024).is_err());
+        assert!(decode(&bytes[..10], 1024).is_err());
+        assert!(decode(b"", 1024).is_err());
+        // a text longer than this server allows
+        assert!(decode(&bytes, 4).unwrap_err().contains("exceeds"));
+    }
+
+    #[test]
+    fn wrong_version_is_refused_even_with_a_good_checksum() {
+        let mut b = encode(&sample());
+        b[8] = 9;
+        let n = b.len() - 8;
+        let sum = fnv1a(&b[..n]);
+        b[n..].copy_from_slice(&sum.to_le_bytes());
+        assert!(decode(&b, 1024).unwrap_err().contains("version"));
+    }
+}
