@@ -12,6 +12,8 @@ start_cluster "$DIR" "$PORT" "pg_optimizer.max_statements = 500"
 work=$(mktemp -d /tmp/pg_optimizer-regress-in.XXXXXX)
 cp -r tests/pg_regress/sql tests/pg_regress/expected "$work"/
 [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$work"
+# pg_regress --use-existing does not create the database itself
+"$PG_BIN/psql" -X -q -h "$SOCK_DIR" -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE pg_optimizer_regress"
 tests=$(cd tests/pg_regress/sql && ls *.sql | sed 's/\.sql$//' | sort)
 status=0
 as_pg "/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/regress/pg_regress" \

@@ -9,8 +9,11 @@ use pgrx::prelude::*;
 /// statements run inside functions and procedures), `none`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PostgresGucEnum)]
 pub enum Track {
+    #[name = c"none"]
     None,
+    #[name = c"top"]
     Top,
+    #[name = c"all"]
     All,
 }
 

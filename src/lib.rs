@@ -24,12 +24,13 @@ extension_sql_file!("sql/views.sql", name = "views", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
-    gucs::init();
-    // Shared memory, hooks and workers exist only when preloaded; without that the SQL functions
-    // answer with an error and a hint.
+    // Settings, shared memory, hooks and workers exist only when preloaded (postmaster-level
+    // settings cannot be defined later); without that the SQL functions answer with an error and
+    // a hint.
     if unsafe { !pg_sys::process_shared_preload_libraries_in_progress } {
         return;
     }
+    gucs::init();
     shmem::init();
     hooks::init();
 }

@@ -16,7 +16,6 @@ pub(super) fn init() {
 }
 
 #[cfg(not(feature = "pg13"))]
-#[pgrx::pg_guard]
 unsafe extern "C-unwind" fn post_parse_analyze(
     pstate: *mut pg_sys::ParseState,
     query: *mut pg_sys::Query,
@@ -24,21 +23,23 @@ unsafe extern "C-unwind" fn post_parse_analyze(
 ) {
     unsafe {
         if let Some(prev) = PREV {
-            pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| prev(pstate, query, jstate));
+            prev(pstate, query, jstate);
         }
         let queryid = (*query).queryId;
-        if jstate.is_null() || (*jstate).clocations_count <= 0 || !level_tracked() {
+        if !(*query).utilityStmt.is_null() && queryid != 0 {
+            remember_utility_id((*query).utilityStmt, (*query).stmt_location, queryid);
+        }
+        if jstate.is_null() || (*jstate).clocations_count <= 0 || queryid == 0 || !level_tracked() {
             return; // nothing to normalise: the entry is made at execution with the text as is
         }
-        if queryid == 0 || !database_watched() {
-            return;
-        }
-        let key = key_for(queryid);
-        if shmem::is_known(&key) {
-            return;
-        }
         quietly("normalising a query text", || {
-            shmem::find_or_create(&key, || normalized_text(pstate, query, jstate));
+            if !database_watched() {
+                return;
+            }
+            let key = key_for(queryid);
+            if !shmem::is_known(&key) {
+                shmem::find_or_create(&key, shmem::Start::BeforeExecution, || normalized_text(pstate, query, jstate));
+            }
         });
     }
 }

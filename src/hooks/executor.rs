@@ -29,31 +29,29 @@ unsafe fn queryid_of(qd: *mut pg_sys::QueryDesc) -> u64 {
     unsafe { (*(*qd).plannedstmt).queryId }
 }
 
-#[pgrx::pg_guard]
 unsafe extern "C-unwind" fn executor_start(qd: *mut pg_sys::QueryDesc, eflags: i32) {
     unsafe {
         match PREV_START {
-            Some(prev) => pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| prev(qd, eflags)),
-            None => pg_sys::standard_ExecutorStart(qd, eflags),
+            Some(prev) => prev(qd, eflags),
+            None => unguarded::standard_ExecutorStart(qd, eflags),
         }
-        let queryid = queryid_of(qd);
-        decide_sample(Phase::Execute, queryid);
-        // EXPLAIN without ANALYZE starts the executor but never runs it: nothing to time.
-        if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0 || !gate(queryid) {
-            return;
-        }
-        if (*qd).totaltime.is_null() {
-            quietly("setting up instrumentation", || {
+        quietly("setting up instrumentation", || {
+            let queryid = queryid_of(qd);
+            decide_sample(Phase::Execute, queryid);
+            // EXPLAIN without ANALYZE starts the executor but never runs it: nothing to time.
+            if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0 || !gate(queryid) {
+                return;
+            }
+            if (*qd).totaltime.is_null() {
                 let old = pg_sys::CurrentMemoryContext;
                 pg_sys::CurrentMemoryContext = (*(*qd).estate).es_query_cxt;
                 (*qd).totaltime = pg_sys::InstrAlloc(1, pg_sys::InstrumentOption::INSTRUMENT_ALL as i32, false);
                 pg_sys::CurrentMemoryContext = old;
-            });
-        }
+            }
+        });
     }
 }
 
-#[pgrx::pg_guard]
 unsafe extern "C-unwind" fn executor_run(
     qd: *mut pg_sys::QueryDesc,
     direction: pg_sys::ScanDirection::Type,
@@ -61,35 +59,35 @@ unsafe extern "C-unwind" fn executor_run(
     execute_once: bool,
 ) {
     unsafe {
-        let _nest = Nest::enter();
-        match PREV_RUN {
-            Some(prev) => pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| prev(qd, direction, count, execute_once)),
-            None => pg_sys::standard_ExecutorRun(qd, direction, count, execute_once),
-        }
+        nested(|| match PREV_RUN {
+            Some(prev) => prev(qd, direction, count, execute_once),
+            None => unguarded::standard_ExecutorRun(qd, direction, count, execute_once),
+        })
     }
 }
 
-#[pgrx::pg_guard]
 unsafe extern "C-unwind" fn executor_finish(qd: *mut pg_sys::QueryDesc) {
     unsafe {
-        let _nest = Nest::enter();
-        match PREV_FINISH {
-            Some(prev) => pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| prev(qd)),
-            None => pg_sys::standard_ExecutorFinish(qd),
-        }
+        nested(|| match PREV_FINISH {
+            Some(prev) => prev(qd),
+            None => unguarded::standard_ExecutorFinish(qd),
+        })
     }
 }
 
-#[pgrx::pg_guard]
 unsafe extern "C-unwind" fn executor_end(qd: *mut pg_sys::QueryDesc) {
     unsafe {
-        let queryid = queryid_of(qd);
-        if !(*qd).totaltime.is_null() && gate(queryid) {
-            quietly("recording an execution", || record(qd, queryid));
+        if !(*qd).totaltime.is_null() {
+            quietly("recording an execution", || {
+                let queryid = queryid_of(qd);
+                if gate(queryid) {
+                    record(qd, queryid)
+                }
+            });
         }
         match PREV_END {
-            Some(prev) => pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| prev(qd)),
-            None => pg_sys::standard_ExecutorEnd(qd),
+            Some(prev) => prev(qd),
+            None => unguarded::standard_ExecutorEnd(qd),
         }
     }
 }

@@ -2,9 +2,18 @@
 //! previous hook (or the standard function).
 //!
 //! Every hook follows one shape: do our work only when recording is on for this statement
-//! ([`Gate`]), always call the previous hook, track the nesting depth with a drop guard
-//! ([`Nest`]) so an error unwinding through us restores it, and run our own bookkeeping inside
-//! [`quietly`], which logs a failure and lets the user's query go on.
+//! ([`gate`]), always call the previous hook (or the standard function), and run our own
+//! bookkeeping inside [`quietly`], which logs a failure and lets the user's query go on.
+//!
+//! Errors of the user's statement pass through us untouched. The chained call is made through
+//! unguarded declarations inside [`nested`], a Rust rendering of `PG_TRY { ... } PG_CATCH {
+//! restore the nesting depth; PG_RE_THROW(); }`: PostgreSQL's own ErrorData is re-thrown, with its
+//! CONTEXT, cursor position and constraint/table/column fields. (pgrx's FFI boundary would catch
+//! the error and raise a copy holding only message, detail, hint and SQLSTATE, plus a Rust
+//! backtrace in DETAIL when RUST_BACKTRACE is set.) That is why these hook functions are plain
+//! `extern "C-unwind"` functions, not `#[pg_guard]`: no Rust panic can leave them (everything of
+//! ours runs in `quietly`), and at the chained call their frames hold nothing with a destructor,
+//! so a longjmp may pass over them.
 
 mod analyze;
 mod executor;
@@ -28,12 +37,60 @@ pub fn init() {
     utility::init();
 }
 
-/// Functions that cannot raise an error, declared without pgrx's error-boundary wrapper so the
-/// hot path does not pay a `sigsetjmp` per call.
+/// PostgreSQL functions declared without pgrx's error-boundary wrapper: ones that cannot raise
+/// (so the hot path pays no `sigsetjmp` for them) and the standard functions our hooks chain to
+/// (whose errors must reach PostgreSQL untouched; see the module comment).
+#[allow(clashing_extern_declarations)]
 pub(crate) mod unguarded {
-    unsafe extern "C" {
-        pub fn GetUserId() -> pgrx::pg_sys::Oid;
+    use pgrx::pg_sys::*;
+    use std::ffi::{c_char, c_int};
+    unsafe extern "C-unwind" {
+        pub fn GetUserId() -> Oid;
         pub fn GetCurrentStatementStartTimestamp() -> i64;
+        pub fn pg_re_throw() -> !;
+        pub fn standard_planner(parse: *mut Query, query_string: *const c_char, cursor_options: c_int, bound_params: ParamListInfo) -> *mut PlannedStmt;
+        pub fn standard_ExecutorStart(qd: *mut QueryDesc, eflags: c_int);
+        pub fn standard_ExecutorRun(qd: *mut QueryDesc, direction: ScanDirection::Type, count: u64, execute_once: bool);
+        pub fn standard_ExecutorFinish(qd: *mut QueryDesc);
+        pub fn standard_ExecutorEnd(qd: *mut QueryDesc);
+        #[cfg(feature = "pg13")]
+        pub fn standard_ProcessUtility(pstmt: *mut PlannedStmt, query_string: *const c_char, context: ProcessUtilityContext::Type, params: ParamListInfo, query_env: *mut QueryEnvironment, dest: *mut DestReceiver, qc: *mut QueryCompletion);
+        #[cfg(not(feature = "pg13"))]
+        pub fn standard_ProcessUtility(pstmt: *mut PlannedStmt, query_string: *const c_char, read_only_tree: bool, context: ProcessUtilityContext::Type, params: ParamListInfo, query_env: *mut QueryEnvironment, dest: *mut DestReceiver, qc: *mut QueryCompletion);
+    }
+}
+
+/// `PG_TRY { body } PG_CATCH { on_error(); PG_RE_THROW(); }`: the original error goes on to the
+/// next handler. `body` must hold nothing with a destructor (it is skipped by the longjmp).
+#[inline(always)]
+pub(crate) unsafe fn try_rethrow<R>(body: impl FnOnce() -> R, on_error: impl FnOnce()) -> R {
+    unsafe {
+        let saved_stack = pg_sys::PG_exception_stack;
+        let saved_context = pg_sys::error_context_stack;
+        let mut result = std::mem::MaybeUninit::<R>::uninit();
+        let jumped = cee_scape::call_with_sigsetjmp(false, |jbuf| {
+            pg_sys::PG_exception_stack = jbuf as *const cee_scape::SigJmpBufFields as *mut pg_sys::sigjmp_buf;
+            result.write(body());
+            0
+        });
+        pg_sys::PG_exception_stack = saved_stack;
+        pg_sys::error_context_stack = saved_context;
+        if jumped != 0 {
+            on_error();
+            unguarded::pg_re_throw();
+        }
+        result.assume_init()
+    }
+}
+
+/// Run `body` one nesting level deeper; the level is restored on success and on error.
+#[inline(always)]
+pub(crate) unsafe fn nested<R>(body: impl FnOnce() -> R) -> R {
+    unsafe {
+        NESTING += 1;
+        let r = try_rethrow(body, || NESTING -= 1);
+        NESTING -= 1;
+        r
     }
 }
 
@@ -42,30 +99,11 @@ pub(crate) mod unguarded {
 
 static mut NESTING: i32 = 0;
 
-/// Nesting depth of statement execution: 0 for a client's statement.
+/// Nesting depth of statement execution: 0 for a client's statement. Raised around the chained
+/// planner, ExecutorRun, ExecutorFinish and ProcessUtility calls by [`nested`].
 #[inline]
 pub(crate) fn nesting() -> i32 {
     unsafe { NESTING }
-}
-
-/// Increments the nesting depth for its lifetime. An ERROR inside the chained call reaches us as
-/// a Rust panic (pgrx's FFI boundary), unwinds through this guard, and is re-raised as the same
-/// ERROR at our `#[pg_guard]` boundary: the depth is restored either way.
-pub(crate) struct Nest(());
-
-impl Nest {
-    #[inline]
-    pub(crate) fn enter() -> Nest {
-        unsafe { NESTING += 1 };
-        Nest(())
-    }
-}
-
-impl Drop for Nest {
-    #[inline]
-    fn drop(&mut self) {
-        unsafe { NESTING -= 1 };
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,6 +228,41 @@ fn database_watched() -> bool {
         let oid = pg_sys::get_extension_oid(c"pg_optimizer".as_ptr(), true);
         DB = DbCheck { epoch: e, checked_at: now, enabled: oid != pg_sys::InvalidOid, valid: true };
         DB.enabled
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Utility query ids, remembered from parse analysis. pg_stat_statements, when its hooks run
+// before ours (loaded after us), zeroes `PlannedStmt.queryId` of utility statements before it
+// calls down; parse analysis still shows us the id, so keep the last few and match them by parse
+// tree and location.
+
+#[derive(Clone, Copy)]
+struct UtilityId {
+    node: usize,
+    location: i32,
+    queryid: u64,
+}
+const UTILITY_IDS: usize = 8;
+static mut RECENT_UTILITY: [UtilityId; UTILITY_IDS] = [UtilityId { node: 0, location: 0, queryid: 0 }; UTILITY_IDS];
+static mut NEXT_UTILITY: usize = 0;
+
+pub(crate) fn remember_utility_id(node: *mut pg_sys::Node, location: i32, queryid: u64) {
+    unsafe {
+        let slot = &mut *(&raw mut RECENT_UTILITY[NEXT_UTILITY % UTILITY_IDS]);
+        *slot = UtilityId { node: node as usize, location, queryid };
+        NEXT_UTILITY = NEXT_UTILITY.wrapping_add(1);
+    }
+}
+
+/// Newest first: a later message's parse tree may reuse an earlier one's memory.
+pub(crate) fn recall_utility_id(node: *mut pg_sys::Node, location: i32) -> u64 {
+    unsafe {
+        let recent = &*(&raw const RECENT_UTILITY);
+        (1..=UTILITY_IDS)
+            .map(|back| recent[NEXT_UTILITY.wrapping_sub(back) % UTILITY_IDS])
+            .find(|u| u.node == node as usize && u.location == location && u.queryid != 0)
+            .map_or(0, |u| u.queryid)
     }
 }
 

@@ -13,7 +13,6 @@ pub(super) fn init() {
     }
 }
 
-#[pgrx::pg_guard]
 unsafe extern "C-unwind" fn planner(
     parse: *mut pg_sys::Query,
     query_string: *const std::ffi::c_char,
@@ -21,26 +20,26 @@ unsafe extern "C-unwind" fn planner(
     bound_params: pg_sys::ParamListInfo,
 ) -> *mut pg_sys::PlannedStmt {
     unsafe {
-        let call = || {
-            let _nest = Nest::enter();
-            match PREV {
-                Some(prev) => pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| prev(parse, query_string, cursor_options, bound_params)),
-                None => pg_sys::standard_planner(parse, query_string, cursor_options, bound_params),
-            }
+        let call = || match PREV {
+            Some(prev) => prev(parse, query_string, cursor_options, bound_params),
+            None => unguarded::standard_planner(parse, query_string, cursor_options, bound_params),
         };
         let queryid = (*parse).queryId;
-        if !gucs::raw::track_planning() || query_string.is_null() {
-            return call();
+        let mut tracked = false;
+        if gucs::raw::track_planning() && !query_string.is_null() {
+            quietly("deciding on sampling", || {
+                decide_sample(Phase::Plan, queryid);
+                tracked = gate(queryid);
+            });
         }
-        decide_sample(Phase::Plan, queryid);
-        if !gate(queryid) {
-            return call();
+        if !tracked {
+            return nested(call);
         }
-        let key = key_for(queryid);
         let start = Instant::now();
-        let result = call();
+        let result = nested(call);
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         quietly("recording planning time", || {
+            let key = key_for(queryid);
             let now = unguarded::GetCurrentStatementStartTimestamp();
             shmem::record_planning(&key, ms, now, || statement_text(query_string, (*parse).stmt_location, (*parse).stmt_len));
         });

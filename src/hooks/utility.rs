@@ -24,8 +24,8 @@ unsafe fn tag(node: *mut pg_sys::Node) -> pg_sys::NodeTag {
 macro_rules! chain {
     ($pstmt:expr, $qs:expr, $ro:expr, $ctx:expr, $params:expr, $env:expr, $dest:expr, $qc:expr) => {
         match PREV {
-            Some(prev) => pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| prev($pstmt, $qs, $ctx, $params, $env, $dest, $qc)),
-            None => pg_sys::standard_ProcessUtility($pstmt, $qs, $ctx, $params, $env, $dest, $qc),
+            Some(prev) => prev($pstmt, $qs, $ctx, $params, $env, $dest, $qc),
+            None => unguarded::standard_ProcessUtility($pstmt, $qs, $ctx, $params, $env, $dest, $qc),
         }
     };
 }
@@ -33,13 +33,12 @@ macro_rules! chain {
 macro_rules! chain {
     ($pstmt:expr, $qs:expr, $ro:expr, $ctx:expr, $params:expr, $env:expr, $dest:expr, $qc:expr) => {
         match PREV {
-            Some(prev) => pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| prev($pstmt, $qs, $ro, $ctx, $params, $env, $dest, $qc)),
-            None => pg_sys::standard_ProcessUtility($pstmt, $qs, $ro, $ctx, $params, $env, $dest, $qc),
+            Some(prev) => prev($pstmt, $qs, $ro, $ctx, $params, $env, $dest, $qc),
+            None => unguarded::standard_ProcessUtility($pstmt, $qs, $ro, $ctx, $params, $env, $dest, $qc),
         }
     };
 }
 
-#[pgrx::pg_guard]
 #[allow(clippy::too_many_arguments)]
 unsafe extern "C-unwind" fn process_utility(
     pstmt: *mut pg_sys::PlannedStmt,
@@ -68,21 +67,25 @@ unsafe extern "C-unwind" fn process_utility(
             chain!(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
             return;
         }
-        let queryid = (*pstmt).queryId;
-        decide_sample(Phase::Utility, queryid);
-        let tracked = gucs::raw::track_utility() && gate(queryid);
-        // Read before the statement runs: a DROP EXTENSION removes what `gate` looks at.
-        let key = if tracked { Some(key_for(queryid)) } else { None };
+        let queryid = match (*pstmt).queryId {
+            0 => recall_utility_id(node, (*pstmt).stmt_location),
+            id => id,
+        };
+        // Decided before the statement runs: a DROP EXTENSION removes what `gate` looks at. The
+        // location is copied too (the statement may change its tree); the query string itself
+        // outlives the call. Nothing held here has a destructor: an error longjmps over us.
+        let mut key = None;
         let (loc, len) = ((*pstmt).stmt_location, (*pstmt).stmt_len);
-        // The text must be copied now: the statement may free or change its parse tree.
-        let text = if tracked { statement_text(query_string, loc, len) } else { Vec::new() };
+        quietly("deciding on sampling", || {
+            decide_sample(Phase::Utility, queryid);
+            if gucs::raw::track_utility() && gate(queryid) {
+                key = Some(key_for(queryid));
+            }
+        });
         let buf0 = pg_sys::pgBufferUsage;
         let wal0 = pg_sys::pgWalUsage;
         let start = Instant::now();
-        {
-            let _nest = Nest::enter();
-            chain!(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
-        }
+        nested(|| chain!(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc));
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         if extension_ddl {
             extension_changed();
@@ -94,8 +97,9 @@ unsafe extern "C-unwind" fn process_utility(
                 let rows = if qc.is_null() { 0 } else { rows_of(&*qc) };
                 let usage = super::executor::usage_of(&b, &w, rows);
                 let x = shmem::Execution { ms, usage: &usage, now: unguarded::GetCurrentStatementStartTimestamp() };
+                let text = statement_text(query_string, loc, len);
+                let n = text.len() as u32;
                 let example_text = text.clone();
-                let n = example_text.len() as u32;
                 shmem::record_execution(&key, &x, || text, || Some((example_text, n)));
             });
         }

@@ -339,9 +339,19 @@ pub fn is_known(key: &Key) -> bool {
     cache_get(key).is_some()
 }
 
+/// How a new entry starts its eviction credit.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Start {
+    /// Created before the statement ran (parse analysis, planning): it starts at the median
+    /// usage so it survives until its execution is counted.
+    BeforeExecution,
+    /// Created by the execution being recorded: it starts at zero and earns its credit per call.
+    ByExecution,
+}
+
 /// Find the entry for `key`, creating it with the text `make_text` returns if it does not exist.
 /// `make_text` runs before any lock is taken. Returns None only when the store is missing.
-pub fn find_or_create(key: &Key, make_text: impl FnOnce() -> Vec<u8>) -> Option<(*mut Entry, u64)> {
+pub fn find_or_create(key: &Key, start: Start, make_text: impl FnOnce() -> Vec<u8>) -> Option<(*mut Entry, u64)> {
     if !available() {
         return None;
     }
@@ -366,7 +376,7 @@ pub fn find_or_create(key: &Key, make_text: impl FnOnce() -> Vec<u8>) -> Option<
         let text = make_text();
         let text = clip(&text, (*HEADER).max_text);
         let _g = LwGuard::exclusive();
-        let (e, gen) = insert_locked(key, text, pg_sys::GetCurrentTimestamp(), None);
+        let (e, gen) = insert_locked(key, text, pg_sys::GetCurrentTimestamp(), Some(start), None);
         if e.is_null() {
             return None;
         }
@@ -381,6 +391,7 @@ unsafe fn insert_locked(
     key: &Key,
     text: &[u8],
     now: i64,
+    start: Option<Start>,
     restore: Option<(&Counters, &[u8], u32)>,
 ) -> (*mut Entry, u64) {
     unsafe {
@@ -412,7 +423,8 @@ unsafe fn insert_locked(
                 (*e).example_stmt_len = stmt_len.min(ex.len() as u32);
             }
             None => {
-                (*e).counters = Counters::new(now, h.median_usage);
+                let usage = if start == Some(Start::BeforeExecution) { h.median_usage } else { 0.0 };
+                (*e).counters = Counters::new(now, usage);
                 (*e).example_len = 0;
                 (*e).example_stmt_len = 0;
             }
@@ -493,7 +505,7 @@ pub fn record_execution(
     make_text: impl FnOnce() -> Vec<u8>,
     make_example: impl FnOnce() -> Option<(Vec<u8>, u32)>,
 ) {
-    let Some((e, gen)) = find_or_create(key, make_text) else { return };
+    let Some((e, gen)) = find_or_create(key, Start::ByExecution, make_text) else { return };
     let want_example = unsafe {
         let _s = Spin::lock(entry_lock(e));
         if (*e).generation != gen {
@@ -527,7 +539,7 @@ fn store_example(e: *mut Entry, gen: u64, ms: f64, example: &[u8], stmt_len: u32
 
 /// Add one planning to `key`'s entry.
 pub fn record_planning(key: &Key, ms: f64, now: i64, make_text: impl FnOnce() -> Vec<u8>) {
-    let Some((e, gen)) = find_or_create(key, make_text) else { return };
+    let Some((e, gen)) = find_or_create(key, Start::BeforeExecution, make_text) else { return };
     unsafe {
         let _s = Spin::lock(entry_lock(e));
         if (*e).generation != gen {

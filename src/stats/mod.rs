@@ -205,8 +205,9 @@ pub fn decayed_usage(score: f64, calls: i64) -> f64 {
     }
 }
 
-/// Median of the usage scores that survive a pass: new entries start there, so a statement seen
-/// for the first time is not the first to go.
+/// Median of the usage scores that survive a pass: entries created before their statement ran
+/// (at parse analysis) start there, so they are not evicted before their execution is counted.
+/// Entries created by an execution start at zero and earn USAGE_PER_CALL per call.
 pub fn median_usage(mut scores: Vec<f64>) -> f64 {
     if scores.is_empty() {
         return USAGE_PER_CALL;
