@@ -132,7 +132,8 @@ pub mod raw {
     }
     #[inline(always)]
     pub fn track() -> Track {
-        TRACK.get()
+        use pgrx::guc::GucEnum;
+        Track::from_ordinal(unsafe { *TRACK.as_ptr() })
     }
     #[inline(always)]
     pub fn track_utility() -> bool {
