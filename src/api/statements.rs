@@ -47,22 +47,25 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-type StatementRow = (
-    name!(userid, pg_sys::Oid),
-    name!(dbid, pg_sys::Oid),
-    name!(toplevel, bool),
-    name!(queryid, Option<i64>),
-    name!(query, String),
-    name!(example, Option<String>),
-    name!(example_params, Option<String>),
-    name!(first_seen, Option<TimestampWithTimeZone>),
-    name!(last_seen, Option<TimestampWithTimeZone>),
-    name!(counts, Vec<i64>),
-    name!(times, Vec<Option<f64>>),
-    name!(histogram, Vec<i64>),
-);
-
-fn row(s: Snapshot, visible: bool) -> StatementRow {
+/// The columns of one row of `statements_raw`, in its order.
+#[allow(clippy::type_complexity)]
+fn row(
+    s: Snapshot,
+    visible: bool,
+) -> (
+    pg_sys::Oid,
+    pg_sys::Oid,
+    bool,
+    Option<i64>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<TimestampWithTimeZone>,
+    Option<TimestampWithTimeZone>,
+    Vec<i64>,
+    Vec<Option<f64>>,
+    Vec<i64>,
+) {
     let c = &s.counters;
     let u = &c.usage;
     let counts = vec![
@@ -145,7 +148,7 @@ fn statements_raw() -> Result<TableIterator<'static, (
     require_preloaded()?;
     let all = can_read_all();
     let me = unsafe { pg_sys::GetUserId() }.to_u32();
-    let rows: Vec<StatementRow> = shmem::snapshot(|_| true)
+    let rows: Vec<_> = shmem::snapshot(|_| true)
         .into_iter()
         .map(|s| {
             let visible = all || s.key.userid == me;

@@ -158,6 +158,9 @@ unsafe fn example(qd: *mut pg_sys::QueryDesc) -> (Vec<u8>, u32) {
                 param_text = std::ffi::CStr::from_ptr(p).to_bytes();
             }
         }
+        // BuildParamLogString's limit is per value: bound the whole list to half the room so the
+        // statement itself always fits its share.
+        let param_text = shmem::clip(param_text, shmem::max_text() / 2);
         let room = shmem::max_text().saturating_sub(param_text.len());
         let stmt_len = shmem::clip(&bytes, room).len();
         bytes.truncate(stmt_len);

@@ -313,3 +313,33 @@ def test_not_preloaded_gives_a_clear_error():
         c.assert_healthy_log()
     finally:
         c.stop()
+
+
+def test_switches_and_text_bound(fresh):
+    c = fresh
+    markers(c, "switched_off", "track_none", "no_example")
+    c.psql("SET pg_optimizer.enabled = off; SELECT v FROM switched_off;", db="app")
+    c.psql("SET pg_optimizer.track = 'none'; SELECT v FROM track_none;", db="app")
+    assert stmt(c, "query IN ('SELECT v FROM switched_off', 'SELECT v FROM track_none')") == []
+    c.psql("SET pg_optimizer.capture_examples = off; SELECT v FROM no_example WHERE v = 7;", db="app")
+    assert stmt(c, "query = 'SELECT v FROM no_example WHERE v = $1'", "calls, example IS NULL") == [["1", "t"]]
+    # texts and examples are cut at max_text_bytes (2048 here), at a character boundary
+    long_list = ", ".join(f"'zürich-{i}'" for i in range(400))
+    c.psql(f"SELECT v FROM no_example WHERE v::text IN ({long_list})", db="app")
+    row = stmt(c, "query LIKE 'SELECT v FROM no_example WHERE v::text IN%'",
+               "octet_length(query), octet_length(example), example LIKE '%zürich-%'")
+    assert row and int(row[0][0]) <= 2048 and int(row[0][1]) <= 2048 and row[0][2] == "t", row
+    c.assert_healthy_log()
+
+
+def test_example_with_many_parameters_keeps_the_statement(fresh):
+    c = fresh
+    n = 300
+    types = ", ".join(["int"] * n)
+    expr = " + ".join(f"${i}" for i in range(1, n + 1))
+    args = ", ".join(str(100000 + i) for i in range(n))
+    c.psql(f"PREPARE many({types}) AS SELECT {expr} AS total_of_many; EXECUTE many({args});", db="app")
+    row = stmt(c, "query LIKE '%total_of_many%' AND calls > 0",
+               "example LIKE 'PREPARE many%', example_params LIKE '$1 = ''100000'', $2 = %', "
+               "octet_length(example) + octet_length(example_params) <= 2048")
+    assert row == [["t", "t", "t"]], row
