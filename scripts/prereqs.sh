@@ -29,5 +29,7 @@ fi
 
 if ! python3 -m pytest --version >/dev/null 2>&1; then
     echo "==> installing pytest"
-    python3 -m pip install -q pytest
+    # pip where it may install; Debian's package for a system python that refuses pip (PEP 668)
+    python3 -m pip install -q pytest 2>/dev/null \
+        || maybe_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pytest >/dev/null
 fi
