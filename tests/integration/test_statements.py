@@ -263,6 +263,21 @@ def test_eviction_keeps_the_store_bounded():
         # the frequently run statements survived
         assert int(c.value("SELECT count(*) FROM optimizer.statements WHERE query LIKE 'SELECT c0 FROM t_' "
                            "AND calls >= 30", db="app")) >= 5
+        # concurrent: 4 clients pick among the 1000 statements at random (pgbench substitutes the
+        # table and column in simple mode) while entries are evicted and reset under them
+        script = "/tmp/pg_optimizer-it-evict/churn.sql"
+        with open(script, "w") as f:
+            f.write("\\set t random(0, 49)\n\\set k random(0, 19)\nSELECT c:k FROM t:t;\n")
+        reset = "/tmp/pg_optimizer-it-evict/reset.sql"
+        with open(reset, "w") as f:
+            f.write("SELECT optimizer.reset();\n")
+        os.chmod(script, 0o644)
+        os.chmod(reset, 0o644)
+        c.pgbench("app", "-n", "-M", "simple", "-c", "4", "-j", "2", "-t", "1500", "-f", f"{script}@99",
+                  "-f", f"{reset}@1")
+        assert int(c.value("SELECT entries FROM optimizer.statements_info", db="app")) <= 100
+        total = int(c.value("SELECT coalesce(sum(calls), 0) FROM optimizer.statements", db="app"))
+        assert 0 < total <= 6000
         c.assert_healthy_log()
     finally:
         c.stop()
