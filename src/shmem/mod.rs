@@ -216,9 +216,17 @@ struct Spin<'a>(&'a AtomicU32);
 impl<'a> Spin<'a> {
     #[inline]
     fn lock(l: &'a AtomicU32) -> Spin<'a> {
+        let mut spins = 0u32;
         while l.compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
             while l.load(Ordering::Relaxed) != 0 {
-                std::hint::spin_loop();
+                // The holder runs a few dozen instructions; if it was descheduled, give the CPU
+                // back instead of burning our time slice (only ever under contention).
+                spins += 1;
+                if spins % 128 == 0 {
+                    std::thread::yield_now();
+                } else {
+                    std::hint::spin_loop();
+                }
             }
         }
         Spin(l)
