@@ -269,10 +269,11 @@ pub(crate) fn recall_utility_id(node: *mut pg_sys::Node, location: i32) -> u64 {
 // ---------------------------------------------------------------------------------------------
 // The gate
 
-/// Whether statements at the current nesting level are recorded at all (GUCs only).
+/// Whether statements at the current nesting level are recorded at all: the settings, and never
+/// in a parallel worker (its leader records the whole statement once, as pg_stat_statements does).
 #[inline]
 pub(crate) fn level_tracked() -> bool {
-    if !gucs::raw::enabled() || !shmem::available() {
+    if !gucs::raw::enabled() || !shmem::available() || unsafe { pg_sys::ParallelWorkerNumber } >= 0 {
         return false;
     }
     match gucs::raw::track() {

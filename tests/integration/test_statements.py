@@ -297,6 +297,10 @@ def test_same_counts_as_pg_stat_statements(order):
         c.pgbench("app", "-c", "2", "-j", "2", "-t", "100", "-M", "prepared", "-S")
         c.psql(NESTED_FN + "SELECT nested_work(5); SELECT nested_work(6);"
                "SELECT count(*) FROM pgbench_accounts WHERE bid = 1;" * 3, db="app")
+        # a parallel plan: the workers run the executor hooks too, but the statement counts once
+        c.psql("SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;"
+               "SET max_parallel_workers_per_gather = 2;"
+               + "SELECT count(*) FROM pgbench_accounts WHERE abalance >= 0;" * 3, db="app")
         rows = c.psql("""
             WITH p AS (SELECT queryid, toplevel, sum(calls) AS calls, sum(plans) AS plans, sum(rows) AS rows
                          FROM pg_stat_statements
@@ -358,3 +362,17 @@ def test_example_with_many_parameters_keeps_the_statement(fresh):
                "example LIKE 'PREPARE many%', example_params LIKE '$1 = ''100000'', $2 = %', "
                "octet_length(example) + octet_length(example_params) <= 2048")
     assert row == [["t", "t", "t"]], row
+
+
+def test_parallel_query_counts_once(fresh):
+    c = fresh
+    c.psql("DROP TABLE IF EXISTS par; CREATE TABLE par AS SELECT g AS v FROM generate_series(1, 200000) g; "
+           "ANALYZE par", db="app")
+    setup = ("SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;"
+             "SET max_parallel_workers_per_gather = 2;")
+    plan = c.psql(setup + "EXPLAIN (ANALYZE, COSTS OFF) SELECT sum(v) FROM par WHERE v % 7 = 0", db="app")
+    assert any("Workers Launched: 2" in r[0] for r in plan), plan
+    c.psql("SELECT optimizer.reset()", db="app")
+    c.psql(setup + "SELECT sum(v) FROM par WHERE v % 7 = 0;" * 3, db="app")
+    assert stmt(c, "query = 'SELECT sum(v) FROM par WHERE v % $1 = $2'", "calls, rows") == [["3", "3"]]
+    c.assert_healthy_log()
