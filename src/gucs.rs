@@ -27,6 +27,8 @@ static TRACK_UTILITY: GucSetting<bool> = GucSetting::<bool>::new(true);
 static TRACK_PLANNING: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// Capacity of the statement store (entries). Default 5000, as pg_stat_statements. Postmaster.
 static MAX_STATEMENTS: GucSetting<i32> = GucSetting::<i32>::new(5000);
+/// Largest value `pg_optimizer.max_text_bytes` accepts; a saved text longer than this is corrupt.
+pub const MAX_TEXT_BYTES_LIMIT: i32 = 1_048_576;
 /// Bytes kept of each normalised query text and of each example. Default 2048. Postmaster.
 static MAX_TEXT_BYTES: GucSetting<i32> = GucSetting::<i32>::new(2048);
 /// Keep the slowest execution's real constants / parameter values. Default on.
@@ -85,7 +87,7 @@ pub fn init() {
         c"Longer texts are cut at a character boundary. Needs a restart.",
         &MAX_TEXT_BYTES,
         256,
-        1_048_576,
+        MAX_TEXT_BYTES_LIMIT,
         GucContext::Postmaster,
         GucFlags::UNIT_BYTE,
     );

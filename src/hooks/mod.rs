@@ -23,7 +23,7 @@ mod utility;
 use crate::gucs::{self, Track};
 use crate::shmem;
 use pgrx::pg_sys;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 /// Install every hook. Called once from `_PG_init` while preloading.
 pub fn init() {
@@ -170,9 +170,6 @@ pub(crate) fn decide_sample(phase: Phase, queryid: u64) {
 // ---------------------------------------------------------------------------------------------
 // Is this database watched? Only databases where the extension is installed.
 
-/// Bumped by any backend that runs CREATE/ALTER/DROP EXTENSION, so others re-check.
-static EXTENSION_EPOCH: AtomicU64 = AtomicU64::new(0);
-static mut EPOCH_PTR: *const AtomicU64 = std::ptr::null();
 
 struct DbCheck {
     epoch: u64,
@@ -198,13 +195,14 @@ pub(crate) fn extension_changed() {
     }
 }
 
+/// The shared count of extension DDL (bumped by any backend running CREATE/ALTER/DROP EXTENSION,
+/// so the others re-check whether their database is watched).
 fn epoch() -> u64 {
-    unsafe {
-        if EPOCH_PTR.is_null() {
-            let p = shmem::extension_epoch();
-            EPOCH_PTR = if p.is_null() { &raw const EXTENSION_EPOCH } else { p };
-        }
-        (*EPOCH_PTR).load(Ordering::Relaxed)
+    let p = shmem::extension_epoch();
+    if p.is_null() {
+        0
+    } else {
+        unsafe { (*p).load(Ordering::Relaxed) }
     }
 }
 

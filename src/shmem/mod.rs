@@ -578,6 +578,9 @@ pub fn snapshot(mut keep: impl FnMut(&Key) -> bool) -> Vec<Snapshot> {
         return out;
     }
     unsafe {
+        // The example can change while we read, so it is copied under the entry's spinlock into
+        // this buffer (nothing is allocated under a spinlock), then out at its exact length.
+        let mut scratch = vec![0u8; (*HEADER).max_text];
         let _g = LwGuard::shared();
         for_each_entry(|e| {
             let key = (*e).key;
@@ -585,17 +588,16 @@ pub fn snapshot(mut keep: impl FnMut(&Key) -> bool) -> Vec<Snapshot> {
                 return;
             }
             let text = std::slice::from_raw_parts(text_ptr(e), (*e).text_len as usize).to_vec();
-            let mut example = vec![0u8; (*HEADER).max_text];
             let (counters, elen, slen, gen) = {
                 let _s = Spin::lock(entry_lock(e));
                 let n = (*e).example_len as usize;
-                std::ptr::copy_nonoverlapping(example_ptr(e), example.as_mut_ptr(), n);
+                std::ptr::copy_nonoverlapping(example_ptr(e), scratch.as_mut_ptr(), n);
                 ((*e).counters, n, (*e).example_stmt_len as usize, (*e).generation)
             };
             if gen == 0 {
                 return;
             }
-            example.truncate(elen);
+            let example = scratch[..elen].to_vec();
             out.push(Snapshot { key, counters, text, example, example_stmt_len: slen });
         });
     }

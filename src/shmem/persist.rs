@@ -70,7 +70,8 @@ pub(super) fn load() {
     let _ = std::fs::remove_file(FILE);
     let max_text = unsafe { (*HEADER).max_text };
     // A file from a server with a larger text limit is still good: texts are clipped on load.
-    match decode(&bytes, usize::MAX.min(64 << 20)) {
+    // Only a text longer than any setting allows means corruption.
+    match decode(&bytes, gucs::MAX_TEXT_BYTES_LIMIT as usize) {
         Ok(records) => {
             let mut loaded = 0usize;
             unsafe {
