@@ -97,10 +97,14 @@ unsafe extern "C-unwind" fn process_utility(
                 let rows = if qc.is_null() { 0 } else { rows_of(&*qc) };
                 let usage = super::executor::usage_of(&b, &w, rows);
                 let x = shmem::Execution { ms, usage: &usage, now: unguarded::GetCurrentStatementStartTimestamp() };
-                let text = statement_text(query_string, loc, len);
-                let n = text.len() as u32;
-                let example_text = text.clone();
-                shmem::record_execution(&key, &x, || text, || Some((example_text, n)));
+                // Built only when needed: a new entry's text, or the example of a new slowest run.
+                let text = || statement_text(query_string, loc, len);
+                let example = || {
+                    let t = text();
+                    let n = t.len() as u32;
+                    Some((t, n))
+                };
+                shmem::record_execution(&key, &x, text, example);
             });
         }
     }

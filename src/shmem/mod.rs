@@ -384,7 +384,7 @@ pub fn find_or_create(key: &Key, start: Start, make_text: impl FnOnce() -> Vec<u
         let text = make_text();
         let text = clip(&text, (*HEADER).max_text);
         let _g = LwGuard::exclusive();
-        let (e, gen) = insert_locked(key, text, pg_sys::GetCurrentTimestamp(), Some(start), None);
+        let (e, gen) = insert_locked(key, text, Init::Fresh { now: pg_sys::GetCurrentTimestamp(), start });
         if e.is_null() {
             return None;
         }
@@ -393,15 +393,16 @@ pub fn find_or_create(key: &Key, start: Start, make_text: impl FnOnce() -> Vec<u
     }
 }
 
-/// Insert (or find) `key` while holding the exclusive lock. With `restore`, the counters and
-/// example come from a saved file instead of starting empty.
-unsafe fn insert_locked(
-    key: &Key,
-    text: &[u8],
-    now: i64,
-    start: Option<Start>,
-    restore: Option<(&Counters, &[u8], u32)>,
-) -> (*mut Entry, u64) {
+/// What a new entry starts with.
+enum Init<'a> {
+    /// Empty counters created at `now`, with the eviction credit `Start` says.
+    Fresh { now: i64, start: Start },
+    /// Counters and example (with the length of its statement part) from a saved file.
+    Restore { counters: &'a Counters, example: &'a [u8], example_stmt_len: u32 },
+}
+
+/// Insert (or find) `key` while holding the exclusive lock.
+unsafe fn insert_locked(key: &Key, text: &[u8], init: Init) -> (*mut Entry, u64) {
     unsafe {
         let h = &mut *HEADER;
         let mut found = false;
@@ -422,16 +423,16 @@ unsafe fn insert_locked(
         let _s = Spin::lock(entry_lock(e));
         (*e).text_len = text.len() as u32;
         std::ptr::copy_nonoverlapping(text.as_ptr(), text_ptr(e), text.len());
-        match restore {
-            Some((c, example, stmt_len)) => {
-                (*e).counters = *c;
+        match init {
+            Init::Restore { counters, example, example_stmt_len } => {
+                (*e).counters = *counters;
                 let ex = &example[..example.len().min(h.max_text)];
                 std::ptr::copy_nonoverlapping(ex.as_ptr(), example_ptr(e), ex.len());
                 (*e).example_len = ex.len() as u32;
-                (*e).example_stmt_len = stmt_len.min(ex.len() as u32);
+                (*e).example_stmt_len = example_stmt_len.min(ex.len() as u32);
             }
-            None => {
-                let usage = if start == Some(Start::BeforeExecution) { h.median_usage } else { 0.0 };
+            Init::Fresh { now, start } => {
+                let usage = if start == Start::BeforeExecution { h.median_usage } else { 0.0 };
                 (*e).counters = Counters::new(now, usage);
                 (*e).example_len = 0;
                 (*e).example_stmt_len = 0;

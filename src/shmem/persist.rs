@@ -82,7 +82,11 @@ pub(super) fn load() {
                     }
                     let key = Key { userid: r.userid, dbid: r.dbid, queryid: r.queryid, toplevel: r.toplevel, _pad: [0; 7] };
                     let text = clip(&r.text, max_text);
-                    let (e, _) = insert_locked(&key, text, r.counters.first_seen, None, Some((&r.counters, &r.example, r.example_stmt_len)));
+                    let (e, _) = insert_locked(
+                        &key,
+                        text,
+                        Init::Restore { counters: &r.counters, example: &r.example, example_stmt_len: r.example_stmt_len },
+                    );
                     if !e.is_null() {
                         loaded += 1;
                     }
