@@ -35,6 +35,13 @@ static MAX_TEXT_BYTES: GucSetting<i32> = GucSetting::<i32>::new(2048);
 static CAPTURE_EXAMPLES: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Fraction of top-level statements recorded, decided once per top-level statement. Default 1.
 static SAMPLE_RATE: GucSetting<f64> = GucSetting::<f64>::new(1.0);
+/// Fraction of recorded top-level statements whose plans are walked for predicates, joins, sort
+/// keys and estimates (with row counting on their scan and join nodes). Default 1.
+static PREDICATE_SAMPLE_RATE: GucSetting<f64> = GucSetting::<f64>::new(1.0);
+/// Capacity of the predicate store (entries). Default 20000. Postmaster.
+static MAX_PREDICATES: GucSetting<i32> = GucSetting::<i32>::new(20000);
+/// Keep a small sample of the constants and parameter values each qual ran with. Default on.
+static CAPTURE_CONSTANTS: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Save statistics at clean shutdown and load them at start. Default on.
 static SAVE: GucSetting<bool> = GucSetting::<bool>::new(true);
 
@@ -109,6 +116,34 @@ pub fn init() {
         GucContext::Suset,
         GucFlags::default(),
     );
+    GucRegistry::define_float_guc(
+        c"pg_optimizer.predicate_sample_rate",
+        c"Fraction of recorded statements whose executed plans are walked for predicate statistics.",
+        c"Decided once per top-level statement. 0 turns predicate capture off.",
+        &PREDICATE_SAMPLE_RATE,
+        0.0,
+        1.0,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_optimizer.max_predicates",
+        c"Maximum number of predicate, join, sort-key and scan entries recorded.",
+        c"When full, the least-used 5% are evicted. Needs a restart.",
+        &MAX_PREDICATES,
+        100,
+        10_000_000,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"pg_optimizer.capture_constants",
+        c"Keep a sample of the constants and parameter values each predicate ran with.",
+        c"Shown in optimizer.predicates to the statement's user and to pg_read_all_stats.",
+        &CAPTURE_CONSTANTS,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     GucRegistry::define_bool_guc(
         c"pg_optimizer.save",
         c"Save statistics at clean shutdown and reload them at start.",
@@ -153,6 +188,14 @@ pub mod raw {
     pub fn sample_rate() -> f64 {
         unsafe { *SAMPLE_RATE.as_ptr() }
     }
+    #[inline(always)]
+    pub fn predicate_sample_rate() -> f64 {
+        unsafe { *PREDICATE_SAMPLE_RATE.as_ptr() }
+    }
+    #[inline(always)]
+    pub fn capture_constants() -> bool {
+        unsafe { *CAPTURE_CONSTANTS.as_ptr() }
+    }
 }
 
 pub fn max_statements() -> usize {
@@ -160,6 +203,9 @@ pub fn max_statements() -> usize {
 }
 pub fn max_text_bytes() -> usize {
     MAX_TEXT_BYTES.get() as usize
+}
+pub fn max_predicates() -> usize {
+    MAX_PREDICATES.get() as usize
 }
 pub fn save() -> bool {
     SAVE.get()

@@ -6,7 +6,8 @@
 //! - `stats`   statement statistics as plain data: counters, histogram, Welford, eviction order,
 //!             query-text normalisation, the dump format (pure Rust, unit-tested)
 //! - `shmem`   the shared-memory statement store: lock protocol, lookup, eviction, dump/load
-//! - `hooks`   post_parse_analyze, planner, executor and utility hooks that feed the store
+//! - `hooks`   post_parse_analyze, planner, executor and utility hooks that feed the stores
+//! - `predicates` the executed-plan walk: quals, join clauses, sort keys, estimate errors
 //! - `api`     every SQL function; the views over them are in `src/sql/`
 
 use pgrx::prelude::*;
@@ -15,6 +16,7 @@ pub mod api;
 pub mod error;
 pub mod gucs;
 pub mod hooks;
+pub mod predicates;
 pub mod shmem;
 pub mod stats;
 

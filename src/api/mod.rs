@@ -1,3 +1,4 @@
 //! Every SQL-callable function, grouped by concern. Views over them live in `src/sql/`.
 
 pub mod statements;
+pub mod predicates;

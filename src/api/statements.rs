@@ -13,7 +13,7 @@ use pgrx::prelude::*;
 
 pub const HIDDEN: &str = "<insufficient privilege>";
 
-fn require_preloaded() -> Result<()> {
+pub(crate) fn require_preloaded() -> Result<()> {
     if shmem::available() {
         Ok(())
     } else {
@@ -22,7 +22,7 @@ fn require_preloaded() -> Result<()> {
 }
 
 /// Superuser or member of pg_read_all_stats.
-fn can_read_all() -> bool {
+pub(crate) fn can_read_all() -> bool {
     unsafe {
         pg_sys::superuser()
             || pg_sys::has_privs_of_role(pg_sys::GetUserId(), pg_sys::Oid::from(pg_sys::ROLE_PG_READ_ALL_STATS))
@@ -35,7 +35,7 @@ fn visible_filter() -> impl Fn(&shmem::Key) -> bool {
     move |k: &shmem::Key| all || k.userid == me
 }
 
-fn tstz(t: i64) -> Option<TimestampWithTimeZone> {
+pub(crate) fn tstz(t: i64) -> Option<TimestampWithTimeZone> {
     if t == 0 {
         None
     } else {

@@ -31,16 +31,38 @@ unsafe fn queryid_of(qd: *mut pg_sys::QueryDesc) -> u64 {
 
 unsafe extern "C-unwind" fn executor_start(qd: *mut pg_sys::QueryDesc, eflags: i32) {
     unsafe {
-        match PREV_START {
-            Some(prev) => prev(qd, eflags),
-            None => unguarded::standard_ExecutorStart(qd, eflags),
+        // Decided before the chained call: predicate capture must ask for row counts first.
+        let mut predicates = false;
+        quietly("deciding sampling", || {
+            let queryid = queryid_of(qd);
+            decide_sample(Phase::Execute, queryid);
+            // EXPLAIN without ANALYZE starts the executor but never runs it: nothing to record.
+            if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 && predicates_gate(queryid) {
+                crate::predicates::prepare(qd);
+                predicates = true;
+            }
+        });
+        if predicates {
+            try_rethrow(
+                || match PREV_START {
+                    Some(prev) => prev(qd, eflags),
+                    None => unguarded::standard_ExecutorStart(qd, eflags),
+                },
+                || crate::predicates::forget(qd),
+            );
+        } else {
+            match PREV_START {
+                Some(prev) => prev(qd, eflags),
+                None => unguarded::standard_ExecutorStart(qd, eflags),
+            }
         }
         quietly("setting up instrumentation", || {
             let queryid = queryid_of(qd);
-            decide_sample(Phase::Execute, queryid);
-            // EXPLAIN without ANALYZE starts the executor but never runs it: nothing to time.
             if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0 || !gate(queryid) {
                 return;
+            }
+            if predicates {
+                crate::predicates::instrument(qd);
             }
             if (*qd).totaltime.is_null() {
                 let old = pg_sys::CurrentMemoryContext;
@@ -84,7 +106,14 @@ unsafe extern "C-unwind" fn executor_end(qd: *mut pg_sys::QueryDesc) {
                     record(qd, queryid)
                 }
             });
+            quietly("recording predicates", || {
+                let queryid = queryid_of(qd);
+                if gate(queryid) {
+                    crate::predicates::record(qd, unguarded::GetUserId(), queryid)
+                }
+            });
         }
+        crate::predicates::forget(qd);
         match PREV_END {
             Some(prev) => prev(qd),
             None => unguarded::standard_ExecutorEnd(qd),

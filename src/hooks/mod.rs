@@ -110,28 +110,39 @@ pub(crate) fn nesting() -> i32 {
 // Sampling: decided once per top-level statement; nested statements follow it.
 
 static mut SAMPLED: bool = true;
+/// Whether the current top-level statement's plans are walked for predicates (drawn with the
+/// statement decision, at `predicate_sample_rate`).
+static mut PREDICATES_SAMPLED: bool = true;
 static mut RNG: u64 = 0;
-/// The decision made while planning a top-level statement, reused by its execution.
-static mut PLANNED_DECISION: Option<(u64, bool)> = None;
+/// The decisions made while planning a top-level statement, reused by its execution.
+static mut PLANNED_DECISION: Option<(u64, bool, bool)> = None;
 
-fn next_random() -> f64 {
+/// A backend-local pseudo-random number (xorshift64*, seeded from the pid and the clock).
+pub(crate) fn random_u64() -> u64 {
     unsafe {
         if RNG == 0 {
             RNG = (pg_sys::MyProcPid as u64).wrapping_mul(0x9E3779B97F4A7C15)
                 ^ (unguarded::GetCurrentStatementStartTimestamp() as u64)
                 | 1;
         }
-        // xorshift64*
         RNG ^= RNG >> 12;
         RNG ^= RNG << 25;
         RNG ^= RNG >> 27;
-        let r = RNG.wrapping_mul(0x2545F4914F6CDD1D);
-        (r >> 11) as f64 / (1u64 << 53) as f64
+        RNG.wrapping_mul(0x2545F4914F6CDD1D)
     }
 }
 
-fn draw() -> bool {
-    let rate = gucs::raw::sample_rate();
+fn next_random() -> f64 {
+    (random_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The current statement's start time (TimestampTz).
+#[inline]
+pub(crate) fn statement_start() -> i64 {
+    unsafe { unguarded::GetCurrentStatementStartTimestamp() }
+}
+
+fn draw(rate: f64) -> bool {
     if rate >= 1.0 {
         true
     } else if rate <= 0.0 {
@@ -156,14 +167,15 @@ pub(crate) fn decide_sample(phase: Phase, queryid: u64) {
         return;
     }
     unsafe {
-        let d = match (phase, (*&raw mut PLANNED_DECISION).take()) {
-            (Phase::Execute, Some((q, d))) if q == queryid => d,
-            _ => draw(),
+        let (d, p) = match (phase, (*&raw mut PLANNED_DECISION).take()) {
+            (Phase::Execute, Some((q, d, p))) if q == queryid => (d, p),
+            _ => (draw(gucs::raw::sample_rate()), draw(gucs::raw::predicate_sample_rate())),
         };
         if phase == Phase::Plan {
-            PLANNED_DECISION = Some((queryid, d));
+            PLANNED_DECISION = Some((queryid, d, p));
         }
         SAMPLED = d;
+        PREDICATES_SAMPLED = p;
     }
 }
 
@@ -286,6 +298,13 @@ pub(crate) fn level_tracked() -> bool {
 #[inline]
 pub(crate) fn gate(queryid: u64) -> bool {
     queryid != 0 && level_tracked() && unsafe { SAMPLED } && database_watched()
+}
+
+/// Whether this statement's executed plan is walked for predicates: recorded at all, and drawn
+/// at `predicate_sample_rate`.
+#[inline]
+pub(crate) fn predicates_gate(queryid: u64) -> bool {
+    (unsafe { PREDICATES_SAMPLED }) && gucs::raw::predicate_sample_rate() > 0.0 && gate(queryid)
 }
 
 #[inline]

@@ -29,6 +29,7 @@
 //! back at start (see `persist`); a file that fails its checks is logged and ignored.
 
 pub mod persist;
+pub mod predicates;
 
 use crate::gucs;
 use crate::stats::{self, Counters, Usage};
@@ -78,6 +79,11 @@ struct Header {
     median_usage: f64,
     capacity: usize,
     max_text: usize,
+    /// The predicate store (see `predicates`): its lock, capacity, evictions and reset time.
+    pred_lock: *mut pg_sys::LWLock,
+    pred_capacity: usize,
+    pred_evictions: AtomicU64,
+    pred_reset: AtomicI64,
 }
 
 static mut HEADER: *mut Header = std::ptr::null_mut();
@@ -96,7 +102,7 @@ fn entry_size(max_text: usize) -> usize {
 fn shmem_size() -> usize {
     let header = (std::mem::size_of::<Header>() + 63) & !63;
     let n = gucs::max_statements() as std::ffi::c_long;
-    header + unsafe { pg_sys::hash_estimate_size(n, entry_size(gucs::max_text_bytes())) }
+    header + unsafe { pg_sys::hash_estimate_size(n, entry_size(gucs::max_text_bytes())) } + predicates::shmem_size()
 }
 
 /// Called from `_PG_init` while preloading: ask for shared memory and the lock, and hook startup.
@@ -117,7 +123,7 @@ pub fn init() {
 unsafe fn request_shmem() {
     unsafe {
         pg_sys::RequestAddinShmemSpace(shmem_size());
-        pg_sys::RequestNamedLWLockTranche(TRANCHE.as_ptr(), 1);
+        pg_sys::RequestNamedLWLockTranche(TRANCHE.as_ptr(), 2);
     }
 }
 
@@ -147,8 +153,13 @@ unsafe extern "C-unwind" fn shmem_startup() {
             &mut found,
         ) as *mut Header;
         if !found {
+            let locks = pg_sys::GetNamedLWLockTranche(TRANCHE.as_ptr());
             header.write(Header {
-                lock: &raw mut (*pg_sys::GetNamedLWLockTranche(TRANCHE.as_ptr())).lock,
+                lock: &raw mut (*locks).lock,
+                pred_lock: &raw mut (*locks.add(1)).lock,
+                pred_capacity: gucs::max_predicates(),
+                pred_evictions: AtomicU64::new(0),
+                pred_reset: AtomicI64::new(pg_sys::GetCurrentTimestamp()),
                 next_generation: AtomicU64::new(1),
                 evictions: AtomicU64::new(0),
                 extension_epoch: AtomicU64::new(0),
@@ -169,6 +180,7 @@ unsafe extern "C-unwind" fn shmem_startup() {
             &mut info,
             (pg_sys::HASH_ELEM | pg_sys::HASH_BLOBS) as i32,
         );
+        predicates::startup((*header).pred_capacity);
         pg_sys::LWLockRelease(init_lock);
         HEADER = header;
         HTAB = htab;
@@ -176,6 +188,7 @@ unsafe extern "C-unwind" fn shmem_startup() {
         if !pg_sys::IsUnderPostmaster {
             pg_sys::on_shmem_exit(Some(persist::shutdown_callback), pg_sys::Datum::from(0));
             persist::load();
+            predicates::load();
         }
     }
 }
@@ -244,16 +257,14 @@ struct LwGuard(*mut pg_sys::LWLock);
 
 impl LwGuard {
     fn shared() -> LwGuard {
-        unsafe {
-            let l = (*HEADER).lock;
-            pg_sys::LWLockAcquire(l, pg_sys::LWLockMode::LW_SHARED);
-            LwGuard(l)
-        }
+        unsafe { LwGuard::acquire((*HEADER).lock, pg_sys::LWLockMode::LW_SHARED) }
     }
     fn exclusive() -> LwGuard {
+        unsafe { LwGuard::acquire((*HEADER).lock, pg_sys::LWLockMode::LW_EXCLUSIVE) }
+    }
+    unsafe fn acquire(l: *mut pg_sys::LWLock, mode: pg_sys::LWLockMode::Type) -> LwGuard {
         unsafe {
-            let l = (*HEADER).lock;
-            pg_sys::LWLockAcquire(l, pg_sys::LWLockMode::LW_EXCLUSIVE);
+            pg_sys::LWLockAcquire(l, mode);
             LwGuard(l)
         }
     }

@@ -14,9 +14,11 @@ pub(super) unsafe extern "C-unwind" fn shutdown_callback(code: i32, _arg: pg_sys
     if code != 0 || !gucs::save() || !available() {
         return;
     }
-    if let Err(e) = std::panic::catch_unwind(save) {
-        let _ = e;
+    if std::panic::catch_unwind(save).is_err() {
         pgrx::log!("pg_optimizer: could not save statement statistics");
+    }
+    if std::panic::catch_unwind(super::predicates::save).is_err() {
+        pgrx::log!("pg_optimizer: could not save predicate statistics");
     }
 }
 

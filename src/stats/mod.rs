@@ -5,6 +5,7 @@
 pub mod histogram;
 pub mod normalize;
 pub mod persist;
+pub mod predicates;
 
 pub use histogram::{Histogram, BUCKET_BOUNDS_MS, N_BUCKETS};
 

@@ -1,0 +1,262 @@
+//! Predicate statistics: the functions behind `optimizer.predicates`, `optimizer.sort_keys`,
+//! `optimizer.misestimates` and `optimizer.predicates_info`, and `optimizer.reset_predicates()`.
+//!
+//! Privacy, as for statements: every entry is listed (tables, columns and operators are schema
+//! facts the reader could see in the catalogs anyway), but the query id and the sampled constants
+//! of another user's statement are NULL unless the reader is superuser or a member of
+//! `pg_read_all_stats`.
+
+use super::statements::{can_read_all, require_preloaded, tstz};
+use crate::error::{OptimizerError, Result};
+use crate::shmem::predicates as store;
+use crate::stats::predicates::*;
+use pgrx::prelude::*;
+
+fn kind_label(k: u8) -> &'static str {
+    match k {
+        x if x == Kind::Scan as u8 => "scan",
+        x if x == Kind::Qual as u8 => "qual",
+        x if x == Kind::Join as u8 => "join",
+        x if x == Kind::Sort as u8 => "sort",
+        _ => "unknown",
+    }
+}
+
+fn place_label(p: u8) -> Option<&'static str> {
+    Some(match p {
+        x if x == Place::Filter as u8 => "filter",
+        x if x == Place::IndexCond as u8 => "index cond",
+        x if x == Place::JoinFilter as u8 => "join filter",
+        x if x == Place::HashCond as u8 => "hash cond",
+        x if x == Place::MergeCond as u8 => "merge cond",
+        x if x == Place::TidCond as u8 => "tid cond",
+        x if x == Place::Remote as u8 => "remote",
+        x if x == Place::NestLoopIndexCond as u8 => "nested loop index cond",
+        x if x == Place::NestLoopFilter as u8 => "nested loop filter",
+        _ => return None,
+    })
+}
+
+fn op_kind_label(k: u8) -> Option<&'static str> {
+    Some(match k {
+        x if x == OpKind::Op as u8 => "op",
+        x if x == OpKind::Any as u8 => "any",
+        x if x == OpKind::All as u8 => "all",
+        x if x == OpKind::IsNull as u8 => "is null",
+        x if x == OpKind::IsNotNull as u8 => "is not null",
+        x if x == OpKind::IsTrue as u8 => "is true",
+        x if x == OpKind::IsNotTrue as u8 => "is not true",
+        x if x == OpKind::IsFalse as u8 => "is false",
+        x if x == OpKind::IsNotFalse as u8 => "is not false",
+        x if x == OpKind::IsUnknown as u8 => "is unknown",
+        x if x == OpKind::IsNotUnknown as u8 => "is not unknown",
+        x if x == OpKind::BoolColumn as u8 => "boolean column",
+        x if x == OpKind::Other as u8 => "other",
+        _ => return None,
+    })
+}
+
+fn rhs_label(r: u8) -> Option<&'static str> {
+    Some(match r {
+        x if x == Rhs::Value as u8 => "value",
+        x if x == Rhs::Column as u8 => "column",
+        x if x == Rhs::JoinColumn as u8 => "join column",
+        x if x == Rhs::Computed as u8 => "computed",
+        _ => return None,
+    })
+}
+
+fn node_label(n: u8) -> &'static str {
+    const NAMES: [&str; 16] = [
+        "Other", "Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Index Scan", "Bitmap Heap Scan",
+        "Tid Scan", "Tid Range Scan", "Foreign Scan", "Custom Scan", "Sample Scan", "Nested Loop",
+        "Hash Join", "Merge Join", "Sort", "Incremental Sort",
+    ];
+    NAMES.get(n as usize).copied().unwrap_or("Other")
+}
+
+fn oid_or_null(o: u32) -> Option<pg_sys::Oid> {
+    (o != 0).then(|| pg_sys::Oid::from(o))
+}
+
+fn cols(a: impl Iterator<Item = i16>) -> Option<Vec<i16>> {
+    let v: Vec<i16> = a.collect();
+    (!v.is_empty()).then_some(v)
+}
+
+/// A sampled constant as text, through its type's output function. None if the type is gone.
+fn render(s: &ConstSample) -> Option<String> {
+    if s.isnull != 0 {
+        return Some("NULL".into());
+    }
+    unsafe {
+        let typid = pg_sys::Oid::from(s.typid);
+        let exists = pg_sys::SearchSysCacheExists(
+            pg_sys::SysCacheIdentifier::TYPEOID as i32,
+            pg_sys::Datum::from(typid),
+            pg_sys::Datum::from(0),
+            pg_sys::Datum::from(0),
+            pg_sys::Datum::from(0),
+        );
+        if !exists {
+            return None;
+        }
+        let mut out_fn = pg_sys::InvalidOid;
+        let mut is_varlena = false;
+        pg_sys::getTypeOutputInfo(typid, &mut out_fn, &mut is_varlena);
+        let datum = if s.byval != 0 {
+            pg_sys::Datum::from(u64::from_ne_bytes(s.data[..8].try_into().ok()?) as usize)
+        } else {
+            let len = (s.len as usize).min(SAMPLE_BYTES);
+            let buf = pg_sys::palloc0(len.max(8)) as *mut u8;
+            std::ptr::copy_nonoverlapping(s.data.as_ptr(), buf, len);
+            pg_sys::Datum::from(buf)
+        };
+        let c = pg_sys::OidOutputFunctionCall(out_fn, datum);
+        if c.is_null() {
+            return None;
+        }
+        Some(std::ffi::CStr::from_ptr(c).to_string_lossy().into_owned())
+    }
+}
+
+/// One row per entry of the predicate store (all kinds), counters packed in arrays. The views
+/// `optimizer.predicates`, `optimizer.sort_keys` and `optimizer.misestimates` name and aggregate
+/// them.
+///
+/// `counts`: executions, counted executions, misestimated executions, constant executions,
+/// parameter executions, list executions, limited executions, q-error samples.
+/// `figures`: loops, rows, rows removed by filter, rows removed by recheck, estimated rows,
+/// q-error geometric mean, q-error max, q-error min, list length sum, limit sum.
+#[pg_extern(volatile, parallel_safe)]
+fn predicates_raw() -> Result<TableIterator<'static, (
+    name!(userid, pg_sys::Oid),
+    name!(dbid, pg_sys::Oid),
+    name!(queryid, Option<i64>),
+    name!(kind, String),
+    name!(node, String),
+    name!(place, Option<String>),
+    name!(op_kind, Option<String>),
+    name!(rhs, Option<String>),
+    name!(relid, Option<pg_sys::Oid>),
+    name!(root_relid, Option<pg_sys::Oid>),
+    name!(attnums, Option<Vec<i16>>),
+    name!(expression, Option<String>),
+    name!(opno, Option<pg_sys::Oid>),
+    name!(negated, bool),
+    name!(commuted, bool),
+    name!(or_group, Option<i64>),
+    name!(rhs_relid, Option<pg_sys::Oid>),
+    name!(rhs_attnums, Option<Vec<i16>>),
+    name!(indexid, Option<pg_sys::Oid>),
+    name!(position, i32),
+    name!(nulls_first, bool),
+    name!(under_limit, bool),
+    name!(presorted, bool),
+    name!(partition, bool),
+    name!(collation, Option<pg_sys::Oid>),
+    name!(node_sig, i64),
+    name!(sig, i64),
+    name!(counts, Vec<i64>),
+    name!(figures, Vec<Option<f64>>),
+    name!(constants, Option<Vec<Option<String>>>),
+    name!(first_seen, Option<TimestampWithTimeZone>),
+    name!(last_seen, Option<TimestampWithTimeZone>),
+)>> {
+    require_preloaded()?;
+    let all = can_read_all();
+    let me = unsafe { pg_sys::GetUserId() }.to_u32();
+    let rows: Vec<_> = store::snapshot(|_| true)
+        .into_iter()
+        .map(|r| {
+            let visible = all || r.key.userid == me;
+            let d = &r.desc;
+            let c = &r.counters;
+            let f = d.flags;
+            let counts = vec![c.executions, c.counted, c.misestimated, c.n_const, c.n_param, c.list_n, c.limit_n, c.qerr_n];
+            let figures = vec![
+                Some(c.loops),
+                Some(c.rows),
+                Some(c.removed),
+                Some(c.rechecked),
+                Some(c.est_rows),
+                c.qerr_mean(),
+                (c.qerr_n > 0).then_some(c.qerr_max),
+                (c.qerr_n > 0).then_some(c.qerr_min),
+                Some(c.list_len_sum),
+                Some(c.limit_sum),
+            ];
+            let constants = (visible && c.samples_seen > 0).then(|| c.held_samples().iter().map(render).collect());
+            let expr = r.expr();
+            (
+                pg_sys::Oid::from(r.key.userid),
+                pg_sys::Oid::from(r.key.dbid),
+                visible.then_some(r.key.queryid as i64),
+                kind_label(d.kind).to_string(),
+                node_label(d.node).to_string(),
+                place_label(d.place).map(str::to_string),
+                op_kind_label(d.op_kind).map(str::to_string),
+                rhs_label(d.rhs).map(str::to_string),
+                oid_or_null(d.relid),
+                oid_or_null(d.root_relid),
+                cols(d.columns()),
+                (!expr.is_empty()).then(|| String::from_utf8_lossy(expr).into_owned()),
+                oid_or_null(d.opno),
+                f & F_NEGATED != 0,
+                f & F_COMMUTED != 0,
+                (f & F_OR_MEMBER != 0).then_some(d.or_group as i64),
+                oid_or_null(d.rhs_relid),
+                cols(d.rhs_columns()),
+                oid_or_null(d.indexid),
+                d.position as i32,
+                f & F_NULLS_FIRST != 0,
+                f & F_UNDER_LIMIT != 0,
+                f & F_PRESORTED != 0,
+                f & F_PARTITION != 0,
+                oid_or_null(d.collation),
+                d.node_sig as i64,
+                r.key.sig as i64,
+                counts,
+                figures,
+                constants,
+                tstz(c.first_seen),
+                tstz(c.last_seen),
+            )
+        })
+        .collect();
+    Ok(TableIterator::new(rows))
+}
+
+/// Capacity and state of the predicate store.
+#[pg_extern(volatile, parallel_safe)]
+fn predicates_info_raw() -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(capacity, i64),
+            name!(entries, i64),
+            name!(evictions, i64),
+            name!(stats_reset, Option<TimestampWithTimeZone>),
+        ),
+    >,
+> {
+    require_preloaded()?;
+    let i = store::info().ok_or(OptimizerError::NotPreloaded)?;
+    Ok(TableIterator::once((i.capacity as i64, i.entries as i64, i.evictions as i64, tstz(i.stats_reset))))
+}
+
+/// Forget recorded predicates. With no arguments: everything (and restart the eviction count and
+/// `stats_reset`); each argument narrows it (NULL = any). Returns how many entries were removed.
+/// Revoked from PUBLIC at install.
+#[pg_extern(volatile, parallel_unsafe)]
+fn reset_predicates(
+    dbid: default!(Option<pg_sys::Oid>, "NULL"),
+    queryid: default!(Option<i64>, "NULL"),
+) -> Result<i64> {
+    require_preloaded()?;
+    let all = dbid.is_none() && queryid.is_none();
+    let n = store::reset(all, |k| {
+        dbid.is_none_or(|d| d.to_u32() == k.dbid) && queryid.is_none_or(|q| q as u64 == k.queryid)
+    });
+    Ok(n as i64)
+}
