@@ -35,6 +35,7 @@ pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     shmem::init();
     hooks::init();
+    predicates::init();
 }
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -42,6 +43,7 @@ pub extern "C-unwind" fn _PG_init() {
 mod tests {
     // One file per concern; include! keeps them inside the `tests` schema module.
     include!("tests/statements.rs");
+    include!("tests/predicates.rs");
 }
 
 /// Required by `cargo pgrx test`.

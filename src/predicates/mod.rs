@@ -20,20 +20,22 @@ mod walk;
 
 use pgrx::pg_sys;
 
-/// Executions (QueryDesc addresses) chosen for predicate capture whose ExecutorEnd has not run
-/// yet. Nested executions and open cursors can overlap; an execution that ends in an error never
-/// reaches ExecutorEnd, so a full ring drops its oldest slot.
+/// Executions chosen for predicate capture whose ExecutorEnd has not run yet: QueryDesc address
+/// and the subtransaction that started it. Nested executions and open cursors can overlap. An
+/// execution that fails never reaches ExecutorEnd: the (sub)transaction-abort callbacks drop it, so
+/// a later QueryDesc at the same address is never mistaken for a chosen one.
 const PENDING: usize = 16;
-static mut PENDING_QDS: [usize; PENDING] = [0; PENDING];
+static mut PENDING_QDS: [(usize, u32); PENDING] = [(0, 0); PENDING];
 static mut NEXT_PENDING: usize = 0;
 
 fn remember(qd: *mut pg_sys::QueryDesc) {
     unsafe {
+        let subid = pg_sys::GetCurrentSubTransactionId();
         let ring = &mut *(&raw mut PENDING_QDS);
-        if let Some(free) = ring.iter_mut().find(|s| **s == 0) {
-            *free = qd as usize;
+        if let Some(free) = ring.iter_mut().find(|s| s.0 == 0) {
+            *free = (qd as usize, subid);
         } else {
-            ring[NEXT_PENDING % PENDING] = qd as usize;
+            ring[NEXT_PENDING % PENDING] = (qd as usize, subid);
             NEXT_PENDING = NEXT_PENDING.wrapping_add(1);
         }
     }
@@ -43,13 +45,49 @@ fn remember(qd: *mut pg_sys::QueryDesc) {
 fn take(qd: *mut pg_sys::QueryDesc) -> bool {
     unsafe {
         let ring = &mut *(&raw mut PENDING_QDS);
-        match ring.iter_mut().find(|s| **s == qd as usize) {
+        match ring.iter_mut().find(|s| s.0 == qd as usize) {
             Some(s) => {
-                *s = 0;
+                *s = (0, 0);
                 true
             }
             None => false,
         }
+    }
+}
+
+/// Drop the executions started in subtransaction `from` or later (all, for 0).
+fn drop_pending(from: u32) {
+    unsafe {
+        for s in (*(&raw mut PENDING_QDS)).iter_mut() {
+            if s.0 != 0 && s.1 >= from {
+                *s = (0, 0);
+            }
+        }
+    }
+}
+
+unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+    if event == pg_sys::XactEvent::XACT_EVENT_ABORT || event == pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT {
+        drop_pending(0);
+    }
+}
+
+unsafe extern "C-unwind" fn on_subxact(
+    event: pg_sys::SubXactEvent::Type,
+    my_subid: pg_sys::SubTransactionId,
+    _parent: pg_sys::SubTransactionId,
+    _arg: *mut std::ffi::c_void,
+) {
+    if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
+        drop_pending(my_subid);
+    }
+}
+
+/// Called from `_PG_init`: forget failed executions at (sub)transaction abort.
+pub fn init() {
+    unsafe {
+        pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
+        pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
     }
 }
 
@@ -96,4 +134,33 @@ pub unsafe fn record(qd: *mut pg_sys::QueryDesc, userid: pg_sys::Oid, queryid: u
 /// Forget a QueryDesc that will not reach [`record`] (its start failed after [`prepare`]).
 pub fn forget(qd: *mut pg_sys::QueryDesc) {
     take(qd);
+}
+
+/// Test support: the node kinds the walk visits in a synthetic executed tree, a CustomScanState
+/// whose `custom_ps` holds a SeqScanState and a node of a kind the walk does not know, after
+/// giving it row instrumentation as a sampled statement would.
+#[cfg(any(test, feature = "pg_test"))]
+pub unsafe fn walk_tags_of_synthetic_custom_tree() -> Vec<&'static str> {
+    unsafe {
+        use pgrx::pg_sys::NodeTag;
+        unsafe fn state<S, P>(state_tag: NodeTag, plan_tag: NodeTag) -> *mut pg_sys::PlanState {
+            unsafe {
+                let plan = pg_sys::palloc0(std::mem::size_of::<P>()) as *mut pg_sys::Plan;
+                (*plan).type_ = plan_tag;
+                let ps = pg_sys::palloc0(std::mem::size_of::<S>()) as *mut pg_sys::PlanState;
+                (*ps).type_ = state_tag;
+                (*ps).plan = plan;
+                ps
+            }
+        }
+        let custom = state::<pg_sys::CustomScanState, pg_sys::CustomScan>(NodeTag::T_CustomScanState, NodeTag::T_CustomScan);
+        let seq = state::<pg_sys::SeqScanState, pg_sys::SeqScan>(NodeTag::T_SeqScanState, NodeTag::T_SeqScan);
+        let odd = state::<pg_sys::WindowAggState, pg_sys::WindowAgg>(NodeTag::T_WindowAggState, NodeTag::T_WindowAgg);
+        let mut l = pg_sys::lappend(std::ptr::null_mut(), seq as *mut std::ffi::c_void);
+        l = pg_sys::lappend(l, odd as *mut std::ffi::c_void);
+        (*(custom as *mut pg_sys::CustomScanState)).custom_ps = l;
+        walk::instrument_tree(custom);
+        assert!(!(*custom).instrument.is_null() && !(*seq).instrument.is_null() && (*odd).instrument.is_null());
+        walk::visit_kinds(custom)
+    }
 }

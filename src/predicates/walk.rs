@@ -196,6 +196,23 @@ pub(super) unsafe fn instrument_tree(root: *mut pg_sys::PlanState) {
     }
 }
 
+/// Test support: the kind of every node visited, in order.
+#[cfg(any(test, feature = "pg_test"))]
+pub(super) unsafe fn visit_kinds(root: *mut pg_sys::PlanState) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    unsafe {
+        for_each_node(root, |ps, _| {
+            out.push(match node_kind(tag((*ps).plan)) {
+                NodeKind::CustomScan => "CustomScan",
+                NodeKind::SeqScan => "SeqScan",
+                NodeKind::Other => "unknown",
+                _ => "other",
+            })
+        });
+    }
+    out
+}
+
 /// The node's counters without finishing its loop (the executor's own ExecutorEnd does that):
 /// rows and loops include a loop still running.
 unsafe fn observe(ps: *mut pg_sys::PlanState) -> NodeObs {

@@ -94,7 +94,8 @@ WITH e AS (
                 WHEN x.place = 'remote' THEN 'remote'
                 ELSE 'filter' END AS qual_kind,
            pg_catalog.concat_ws('|', x.root_relid, x.attnums, x.expression, x.effective_opno, x.op_kind,
-                                x.negated, x.kind, x.place, x.rhs, x.rhs_relid, x.rhs_attnums) AS qual_key
+                                x.negated, x.kind, x.place, x.rhs, x.rhs_relid, x.rhs_attnums,
+                                x.or_group IS NOT NULL) AS qual_key
       FROM @extschema@.predicate_entries x
      WHERE x.kind IN ('qual', 'join')
 ), consts AS (
