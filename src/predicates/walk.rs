@@ -165,8 +165,9 @@ unsafe fn for_each_node(root: *mut pg_sys::PlanState, mut f: impl FnMut(*mut pg_
             match tag(ps) {
                 NodeTag::T_SubqueryScanState => push(&mut stack, (*(ps as *mut pg_sys::SubqueryScanState)).subplan, child_limit),
                 NodeTag::T_CustomScanState => {
-                    for c in list_iter::<pg_sys::PlanState>((*(ps as *mut pg_sys::CustomScanState)).custom_ps) {
-                        push(&mut stack, c, false);
+                    let l = (*(ps as *mut pg_sys::CustomScanState)).custom_ps;
+                    for i in (0..list_len(l)).rev() {
+                        push(&mut stack, nth(l, i), false);
                     }
                 }
                 _ => {}

@@ -73,12 +73,15 @@ fn index_cond_filter_and_index_only_scan() {
     .unwrap()
     .unwrap();
     assert_eq!(nodes, "Index Only Scan,Index Scan");
-    // `10 > a` was written with the column on the right: stored commuted, shown as `a < 10`
-    let commuted = Spi::get_one::<i64>(
-        "SELECT count(*) FROM optimizer.predicate_entries WHERE table_name = 'p_idx' AND commuted",
+    // a filter written with the column on the right is stored commuted and shown column-first
+    Spi::run("SELECT count(*) FROM p_idx WHERE 4 < b").unwrap();
+    let commuted = Spi::get_one::<String>(
+        "SELECT string_agg(operator, ',') FROM optimizer.predicate_entries e
+           JOIN optimizer.predicates p ON p.table_name = e.table_name AND p.columns = e.column_names
+          WHERE e.table_name = 'p_idx' AND e.commuted AND p.operator <> '='",
     )
     .unwrap();
-    assert_eq!(commuted, Some(1));
+    assert_eq!(commuted.as_deref(), Some(">"));
     // the index is named on the scan entries
     let idx = Spi::get_one::<String>(
         "SELECT string_agg(DISTINCT indexid::regclass::text, ',') FROM optimizer.predicate_entries WHERE table_name = 'p_idx'",
@@ -191,8 +194,8 @@ fn order_by_limit_records_sort_keys() {
     .unwrap();
     assert_eq!(
         keys,
-        "1 t DESC NULLS LAST limit=7 under=true; 2 a ASC NULLS LAST limit=7 under=true; \
-         1 b ASC NULLS FIRST limit= under=false"
+        "1 t DESC NULLS LAST limit=7 under=t; 2 a ASC NULLS LAST limit=7 under=t; \
+         1 b ASC NULLS FIRST limit= under=f"
     );
 }
 
