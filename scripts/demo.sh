@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demo: a private preloaded cluster with pg_optimizer, a short pgbench workload plus a few
-# statements of our own, then what pg_optimizer recorded. The cluster keeps running afterwards.
+# statements of our own, then what pg_optimizer recorded: statements, predicates, sort keys, misestimates. The cluster keeps running afterwards.
 #   scripts/demo.sh        start (or reuse) the demo cluster and run the workload
 #   scripts/demo.sh stop   stop it
 set -euo pipefail
@@ -47,6 +47,18 @@ echo "==> the slowest execution of the most expensive statement, with its real v
 echo "==> latency histogram of that statement:"
 "${PSQL[@]}" -d demo -P pager=off -c "SELECT range, calls, round(cumulative_fraction::numeric, 3) AS cumulative FROM optimizer.latency_histogram((SELECT queryid FROM optimizer.statements WHERE dbname = 'demo' AND query LIKE 'UPDATE pgbench_accounts%' LIMIT 1)) WHERE calls > 0"
 "${PSQL[@]}" -d demo -P pager=off -c "SELECT * FROM optimizer.statements_info"
+echo "==> what the workload filters and joins on, and where (optimizer.predicates):"
+"${PSQL[@]}" -d demo -P pager=off <<'SQL'
+SELECT table_name, columns, operator, kind, place, executions,
+       round(avg_rows::numeric, 1) AS avg_rows, round(avg_rows_filtered::numeric) AS avg_filtered,
+       round(selectivity::numeric, 5) AS selectivity, access_methods, constants
+  FROM optimizer.predicates
+ WHERE table_name LIKE 'pgbench%'
+ ORDER BY executions DESC, table_name, columns::text;
+SQL
+echo "==> sort keys (optimizer.sort_keys) and estimates 10x off (optimizer.misestimates):"
+"${PSQL[@]}" -d demo -P pager=off -c "SELECT table_name, sort_key, direction, nulls, under_limit, avg_limit, executions FROM optimizer.sort_keys WHERE table_name LIKE 'pgbench%'"
+"${PSQL[@]}" -d demo -P pager=off -c "SELECT left(query, 50) AS query, node, table_name, columns, misestimated, round(estimated_rows::numeric) AS est_rows, round(actual_rows::numeric) AS actual_rows FROM optimizer.misestimates WHERE table_name LIKE 'pgbench%' ORDER BY misestimated DESC LIMIT 5"
 
 cat <<EOT
 The demo cluster is still running.

@@ -47,6 +47,7 @@ pub(crate) mod unguarded {
     unsafe extern "C-unwind" {
         pub fn GetUserId() -> Oid;
         pub fn GetCurrentStatementStartTimestamp() -> i64;
+        pub fn GetCurrentSubTransactionId() -> SubTransactionId;
         pub fn pg_re_throw() -> !;
         pub fn standard_planner(parse: *mut Query, query_string: *const c_char, cursor_options: c_int, bound_params: ParamListInfo) -> *mut PlannedStmt;
         pub fn standard_ExecutorStart(qd: *mut QueryDesc, eflags: c_int);

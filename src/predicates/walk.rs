@@ -97,14 +97,45 @@ fn is_join(k: NodeKind) -> bool {
 /// Most pending nodes the walk keeps; a plan wider than this is walked in part.
 const MAX_STACK: usize = 1024;
 
+struct SmallStack {
+    small: [(*mut pg_sys::PlanState, bool); 32],
+    n: usize,
+    spill: Vec<(*mut pg_sys::PlanState, bool)>,
+}
+
+impl SmallStack {
+    #[inline]
+    fn push(&mut self, x: (*mut pg_sys::PlanState, bool)) {
+        if self.n < self.small.len() {
+            self.small[self.n] = x;
+            self.n += 1;
+        } else if self.spill.len() < MAX_STACK {
+            self.spill.push(x);
+        }
+    }
+    #[inline]
+    fn pop(&mut self) -> Option<(*mut pg_sys::PlanState, bool)> {
+        if let Some(x) = self.spill.pop() {
+            Some(x)
+        } else if self.n > 0 {
+            self.n -= 1;
+            Some(self.small[self.n])
+        } else {
+            None
+        }
+    }
+}
+
 /// Visit every PlanState once, parents before children: `f(node, limit_above)`.
 unsafe fn for_each_node(root: *mut pg_sys::PlanState, mut f: impl FnMut(*mut pg_sys::PlanState, bool)) {
     unsafe {
-        let mut stack: Vec<(*mut pg_sys::PlanState, bool)> = Vec::with_capacity(16);
+        // A small stack on the stack; deeper plans spill to the heap (no allocation per
+        // statement for ordinary plans).
+        let mut stack = SmallStack { small: [(std::ptr::null_mut(), false); 32], n: 0, spill: Vec::new() };
         let mut visited_subplans: Vec<i32> = Vec::new();
         let mut seen = 0usize;
-        let push = |stack: &mut Vec<(*mut pg_sys::PlanState, bool)>, ps: *mut pg_sys::PlanState, lim: bool| {
-            if !ps.is_null() && stack.len() < MAX_STACK {
+        let push = |stack: &mut SmallStack, ps: *mut pg_sys::PlanState, lim: bool| {
+            if !ps.is_null() {
                 stack.push((ps, lim));
             }
         };
@@ -836,6 +867,26 @@ impl Walk {
         }
     }
 
+    /// Fill the column side of `d` (relation, partition root, columns, expression flag) from
+    /// `side`; returns the expression to deparse if the entry is created (null for a column).
+    unsafe fn set_column_side(&self, d: &mut PredDesc, side: &Side) -> *mut pg_sys::Node {
+        unsafe {
+            let Side::Cols { rti, atts, expr, hash } = *side else { return std::ptr::null_mut() };
+            let rc = self.rel_cols(rti, &atts);
+            d.relid = rc.relid;
+            d.root_relid = rc.root;
+            d.attnums = rc.attnums;
+            if rc.partition {
+                d.flags |= F_PARTITION;
+            }
+            if !expr.is_null() {
+                d.flags |= F_EXPR;
+                d.expr_hash = hash;
+            }
+            expr
+        }
+    }
+
     unsafe fn base_desc(&self, kind: Kind, q: &Qual, side: &Side, node: &Node) -> (PredDesc, *mut pg_sys::Node) {
         unsafe {
             let mut d = PredDesc::new(kind, node.kind);
@@ -852,21 +903,7 @@ impl Walk {
                 d.flags |= F_OR_MEMBER;
                 d.or_group = q.or_group;
             }
-            let mut expr = std::ptr::null_mut();
-            if let Side::Cols { rti, atts, expr: e, hash } = *side {
-                let rc = self.rel_cols(rti, &atts);
-                d.relid = rc.relid;
-                d.root_relid = rc.root;
-                d.attnums = rc.attnums;
-                if rc.partition {
-                    d.flags |= F_PARTITION;
-                }
-                if !e.is_null() {
-                    d.flags |= F_EXPR;
-                    d.expr_hash = hash;
-                    expr = e;
-                }
-            }
+            let expr = self.set_column_side(&mut d, side);
             (d, expr)
         }
     }
@@ -1002,19 +1039,8 @@ impl Walk {
                 if resno > 0 && (resno as usize) <= list_len(tlist) {
                     let tle: *mut pg_sys::TargetEntry = nth(tlist, resno as usize - 1);
                     let side = self.side((*tle).expr as *mut pg_sys::Node, plan);
-                    if let Side::Cols { rti, atts, expr, hash } = side {
-                        let rc = self.rel_cols(rti, &atts);
-                        d.relid = rc.relid;
-                        d.root_relid = rc.root;
-                        d.attnums = rc.attnums;
-                        if rc.partition {
-                            d.flags |= F_PARTITION;
-                        }
-                        if !expr.is_null() {
-                            d.flags |= F_EXPR;
-                            d.expr_hash = hash;
-                            exprs[i] = expr;
-                        }
+                    if let Side::Cols { .. } = side {
+                        exprs[i] = self.set_column_side(&mut d, &side);
                     } else {
                         d.rhs = Rhs::Computed as u8;
                         exprs[i] = (*tle).expr as *mut pg_sys::Node;

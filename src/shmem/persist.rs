@@ -42,34 +42,44 @@ fn save() {
             });
         });
     }
-    let bytes = encode(&records);
+    write_file(FILE, TMP, &encode(&records), records.len(), "statement");
+}
+
+/// Write `bytes` to `file` through `tmp` (fsync, then rename), and log the outcome.
+pub(super) fn write_file(file: &str, tmp: &str, bytes: &[u8], entries: usize, what: &str) {
     let result = (|| -> std::io::Result<()> {
         use std::io::Write;
-        let mut f = std::fs::File::create(TMP)?;
-        f.write_all(&bytes)?;
+        let mut f = std::fs::File::create(tmp)?;
+        f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(TMP, FILE)
+        std::fs::rename(tmp, file)
     })();
     match result {
-        Ok(()) => pgrx::log!("pg_optimizer: saved {} statement entries to {FILE}", records.len()),
+        Ok(()) => pgrx::log!("pg_optimizer: saved {entries} {what} entries to {file}"),
         Err(e) => {
-            let _ = std::fs::remove_file(TMP);
-            pgrx::log!("pg_optimizer: could not write {FILE}: {e}");
+            let _ = std::fs::remove_file(tmp);
+            pgrx::log!("pg_optimizer: could not write {file}: {e}");
         }
     }
 }
 
-pub(super) fn load() {
-    let bytes = match std::fs::read(FILE) {
+/// The saved file's bytes, if there is one; the file is removed (it describes the past: whatever
+/// happens next, it must not be loaded twice).
+pub(super) fn take_file(file: &str) -> Option<Vec<u8>> {
+    let bytes = match std::fs::read(file) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => {
-            pgrx::log!("pg_optimizer: could not read {FILE}: {e}; starting empty");
-            return;
+            pgrx::log!("pg_optimizer: could not read {file}: {e}; starting empty");
+            return None;
         }
     };
-    // The file describes the past: whatever happens, do not load it twice.
-    let _ = std::fs::remove_file(FILE);
+    let _ = std::fs::remove_file(file);
+    Some(bytes)
+}
+
+pub(super) fn load() {
+    let Some(bytes) = take_file(FILE) else { return };
     let max_text = unsafe { (*HEADER).max_text };
     // A file from a server with a larger text limit is still good: texts are clipped on load.
     // Only a text longer than any setting allows means corruption.

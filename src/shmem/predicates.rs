@@ -344,34 +344,12 @@ pub(super) fn save() {
         });
         v
     };
-    let bytes = encode(&records);
-    let result = (|| -> std::io::Result<()> {
-        use std::io::Write;
-        let mut f = std::fs::File::create(TMP)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(TMP, FILE)
-    })();
-    match result {
-        Ok(()) => pgrx::log!("pg_optimizer: saved {} predicate entries to {FILE}", records.len()),
-        Err(e) => {
-            let _ = std::fs::remove_file(TMP);
-            pgrx::log!("pg_optimizer: could not write {FILE}: {e}");
-        }
-    }
+    super::persist::write_file(FILE, TMP, &encode(&records), records.len(), "predicate");
 }
 
 /// Read the saved table (postmaster, start); a file that fails its checks is logged and ignored.
 pub(super) fn load() {
-    let bytes = match std::fs::read(FILE) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-        Err(e) => {
-            pgrx::log!("pg_optimizer: could not read {FILE}: {e}; starting empty");
-            return;
-        }
-    };
-    let _ = std::fs::remove_file(FILE);
+    let Some(bytes) = super::persist::take_file(FILE) else { return };
     match decode(&bytes) {
         Ok(records) => {
             let mut loaded = 0usize;
