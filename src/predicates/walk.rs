@@ -315,6 +315,9 @@ struct Walk {
     capture: bool,
     nest: [(i32, Origin); 32],
     n_nest: usize,
+    /// Children of a BitmapOr met so far (PlanState address, OR group): their index conditions
+    /// are members of that OR.
+    bitmap_or: Vec<(usize, u32)>,
     deparse_cxt: std::cell::Cell<*mut pg_sys::List>,
     or_counter: std::cell::Cell<u32>,
 }
@@ -640,6 +643,7 @@ pub(super) unsafe fn record_tree(qd: *mut pg_sys::QueryDesc, userid: pg_sys::Oid
             capture: crate::gucs::raw::capture_constants(),
             nest: [(0, Origin { rti: 0, att: 0 }); 32],
             n_nest: 0,
+            bitmap_or: Vec::new(),
             deparse_cxt: std::cell::Cell::new(std::ptr::null_mut()),
             or_counter: std::cell::Cell::new(0),
         };
@@ -656,6 +660,13 @@ impl Walk {
             }
             let ptag = tag(plan);
             let kind = node_kind(ptag);
+            if ptag == NodeTag::T_BitmapOr && tag(ps) == NodeTag::T_BitmapOrState {
+                let bo = ps as *mut pg_sys::BitmapOrState;
+                let group = (hash_combine(0x0b17_0a0d, (*plan).plan_node_id as u64) as u32).max(1);
+                for i in 0..(*bo).nplans.max(0) as usize {
+                    self.bitmap_or.push((*(*bo).bitmapplans.add(i) as usize, group));
+                }
+            }
             if kind == NodeKind::Other {
                 return;
             }
@@ -704,7 +715,15 @@ impl Walk {
                     self.quals(q, Place::Filter, &node);
                 }
                 NodeTag::T_BitmapIndexScan => {
-                    self.quals((*(plan as *mut pg_sys::BitmapIndexScan)).indexqualorig, Place::IndexCond, &node)
+                    let quals = (*(plan as *mut pg_sys::BitmapIndexScan)).indexqualorig;
+                    match self.bitmap_or.iter().find(|(p, _)| *p == ps as usize) {
+                        Some(&(_, group)) => {
+                            for e in list_iter::<pg_sys::Node>(quals) {
+                                self.qual(e, Place::IndexCond, &node, group, false, 0);
+                            }
+                        }
+                        None => self.quals(quals, Place::IndexCond, &node),
+                    }
                 }
                 NodeTag::T_TidScan => self.quals((*(plan as *mut pg_sys::TidScan)).tidquals, Place::TidCond, &node),
                 NodeTag::T_TidRangeScan => {

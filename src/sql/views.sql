@@ -131,6 +131,11 @@ SELECT e.table_name,
        pg_catalog.sum(e.figures[9]) / NULLIF(pg_catalog.sum(e.counts[6]), 0) AS avg_list_length,
        pg_catalog.sum(e.counts[4])::bigint                    AS constant_executions,
        pg_catalog.sum(e.counts[5])::bigint                    AS parameter_executions,
+       pg_catalog.sum(e.figures[1]) / NULLIF(pg_catalog.sum(e.counts[2]), 0) AS avg_loops,
+       pg_catalog.max(e.figures[7])                           AS max_qerror,
+       (SELECT pg_catalog.array_agg(DISTINCT f.opfname::text)
+          FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_opfamily f ON f.oid = ao.amopfamily
+         WHERE ao.amopopr = e.effective_opno AND ao.amoppurpose = 's') AS operator_families,
        (SELECT pg_catalog.array_agg(DISTINCT am.amname::text)
           FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_am am ON am.oid = ao.amopmethod
          WHERE ao.amopopr = e.effective_opno AND ao.amoppurpose = 's')

@@ -91,6 +91,29 @@ fn index_cond_filter_and_index_only_scan() {
 }
 
 #[pg_test]
+fn bitmap_or_keeps_its_members_together() {
+    pred_setup();
+    Spi::run("CREATE TABLE p_bor AS SELECT g AS a, g % 100 AS b FROM generate_series(1, 10000) g").unwrap();
+    Spi::run("CREATE INDEX ON p_bor (a); CREATE INDEX ON p_bor (b)").unwrap();
+    Spi::run("ANALYZE p_bor").unwrap();
+    Spi::run("SET enable_seqscan = off; SET enable_indexscan = off").unwrap();
+    Spi::run("SELECT count(*) FROM p_bor WHERE a = 5 OR b = 7").unwrap();
+    let nodes = Spi::get_one::<String>(
+        "SELECT string_agg(DISTINCT node, ',') FROM optimizer.predicate_entries WHERE table_name = 'p_bor' AND kind = 'qual'",
+    )
+    .unwrap();
+    assert_eq!(nodes.as_deref(), Some("Bitmap Index Scan"));
+    assert_eq!(quals_of("p_bor"), "{a} = index/index cond value x1; {b} = index/index cond value x1");
+    let groups = Spi::get_one::<i64>(
+        "SELECT count(DISTINCT or_group) FROM optimizer.predicate_entries WHERE table_name = 'p_bor' AND kind = 'qual'",
+    )
+    .unwrap();
+    assert_eq!(groups, Some(1));
+    let in_or = Spi::get_one::<i64>("SELECT count(*) FROM optimizer.predicates WHERE table_name = 'p_bor' AND in_or").unwrap();
+    assert_eq!(in_or, Some(2));
+}
+
+#[pg_test]
 fn and_or_not_in_lists_null_tests_booleans_and_like() {
     pred_setup();
     Spi::run(
