@@ -88,7 +88,7 @@ COMMENT ON VIEW @extschema@.predicate_entries IS
 CREATE VIEW @extschema@.predicates AS
 WITH e AS (
     SELECT x.*,
-           CASE WHEN x.kind = 'join' THEN 'join'
+           CASE WHEN x.kind = 'join' OR x.place IN ('hash cond', 'merge cond') THEN 'join'
                 WHEN x.place = 'index cond' THEN 'index'
                 WHEN x.place = 'tid cond' THEN 'tid'
                 WHEN x.place = 'remote' THEN 'remote'
