@@ -12,68 +12,66 @@ use crate::shmem::predicates as store;
 use crate::stats::predicates::*;
 use pgrx::prelude::*;
 
-fn kind_label(k: u8) -> &'static str {
-    match k {
-        x if x == Kind::Scan as u8 => "scan",
-        x if x == Kind::Qual as u8 => "qual",
-        x if x == Kind::Join as u8 => "join",
-        x if x == Kind::Sort as u8 => "sort",
-        _ => "unknown",
-    }
+/// The label of a stored discriminant, from a table of (variant as u8, label).
+fn label(v: u8, table: &[(u8, &'static str)]) -> Option<&'static str> {
+    table.iter().find(|(x, _)| *x == v).map(|(_, l)| *l)
 }
 
-fn place_label(p: u8) -> Option<&'static str> {
-    Some(match p {
-        x if x == Place::Filter as u8 => "filter",
-        x if x == Place::IndexCond as u8 => "index cond",
-        x if x == Place::JoinFilter as u8 => "join filter",
-        x if x == Place::HashCond as u8 => "hash cond",
-        x if x == Place::MergeCond as u8 => "merge cond",
-        x if x == Place::TidCond as u8 => "tid cond",
-        x if x == Place::Remote as u8 => "remote",
-        x if x == Place::NestLoopIndexCond as u8 => "nested loop index cond",
-        x if x == Place::NestLoopFilter as u8 => "nested loop filter",
-        _ => return None,
-    })
-}
+const KINDS: &[(u8, &str)] =
+    &[(Kind::Scan as u8, "scan"), (Kind::Qual as u8, "qual"), (Kind::Join as u8, "join"), (Kind::Sort as u8, "sort")];
 
-fn op_kind_label(k: u8) -> Option<&'static str> {
-    Some(match k {
-        x if x == OpKind::Op as u8 => "op",
-        x if x == OpKind::Any as u8 => "any",
-        x if x == OpKind::All as u8 => "all",
-        x if x == OpKind::IsNull as u8 => "is null",
-        x if x == OpKind::IsNotNull as u8 => "is not null",
-        x if x == OpKind::IsTrue as u8 => "is true",
-        x if x == OpKind::IsNotTrue as u8 => "is not true",
-        x if x == OpKind::IsFalse as u8 => "is false",
-        x if x == OpKind::IsNotFalse as u8 => "is not false",
-        x if x == OpKind::IsUnknown as u8 => "is unknown",
-        x if x == OpKind::IsNotUnknown as u8 => "is not unknown",
-        x if x == OpKind::BoolColumn as u8 => "boolean column",
-        x if x == OpKind::Other as u8 => "other",
-        _ => return None,
-    })
-}
+const PLACES: &[(u8, &str)] = &[
+    (Place::Filter as u8, "filter"),
+    (Place::IndexCond as u8, "index cond"),
+    (Place::JoinFilter as u8, "join filter"),
+    (Place::HashCond as u8, "hash cond"),
+    (Place::MergeCond as u8, "merge cond"),
+    (Place::TidCond as u8, "tid cond"),
+    (Place::Remote as u8, "remote"),
+    (Place::NestLoopIndexCond as u8, "nested loop index cond"),
+    (Place::NestLoopFilter as u8, "nested loop filter"),
+];
 
-fn rhs_label(r: u8) -> Option<&'static str> {
-    Some(match r {
-        x if x == Rhs::Value as u8 => "value",
-        x if x == Rhs::Column as u8 => "column",
-        x if x == Rhs::JoinColumn as u8 => "join column",
-        x if x == Rhs::Computed as u8 => "computed",
-        _ => return None,
-    })
-}
+const OP_KINDS: &[(u8, &str)] = &[
+    (OpKind::Op as u8, "op"),
+    (OpKind::Any as u8, "any"),
+    (OpKind::All as u8, "all"),
+    (OpKind::IsNull as u8, "is null"),
+    (OpKind::IsNotNull as u8, "is not null"),
+    (OpKind::IsTrue as u8, "is true"),
+    (OpKind::IsNotTrue as u8, "is not true"),
+    (OpKind::IsFalse as u8, "is false"),
+    (OpKind::IsNotFalse as u8, "is not false"),
+    (OpKind::IsUnknown as u8, "is unknown"),
+    (OpKind::IsNotUnknown as u8, "is not unknown"),
+    (OpKind::BoolColumn as u8, "boolean column"),
+    (OpKind::Other as u8, "other"),
+];
 
-fn node_label(n: u8) -> &'static str {
-    const NAMES: [&str; 16] = [
-        "Other", "Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Index Scan", "Bitmap Heap Scan",
-        "Tid Scan", "Tid Range Scan", "Foreign Scan", "Custom Scan", "Sample Scan", "Nested Loop",
-        "Hash Join", "Merge Join", "Sort", "Incremental Sort",
-    ];
-    NAMES.get(n as usize).copied().unwrap_or("Other")
-}
+const RHS: &[(u8, &str)] = &[
+    (Rhs::Value as u8, "value"),
+    (Rhs::Column as u8, "column"),
+    (Rhs::JoinColumn as u8, "join column"),
+    (Rhs::Computed as u8, "computed"),
+];
+
+const NODES: &[(u8, &str)] = &[
+    (NodeKind::SeqScan as u8, "Seq Scan"),
+    (NodeKind::IndexScan as u8, "Index Scan"),
+    (NodeKind::IndexOnlyScan as u8, "Index Only Scan"),
+    (NodeKind::BitmapIndexScan as u8, "Bitmap Index Scan"),
+    (NodeKind::BitmapHeapScan as u8, "Bitmap Heap Scan"),
+    (NodeKind::TidScan as u8, "Tid Scan"),
+    (NodeKind::TidRangeScan as u8, "Tid Range Scan"),
+    (NodeKind::ForeignScan as u8, "Foreign Scan"),
+    (NodeKind::CustomScan as u8, "Custom Scan"),
+    (NodeKind::SampleScan as u8, "Sample Scan"),
+    (NodeKind::NestLoop as u8, "Nested Loop"),
+    (NodeKind::HashJoin as u8, "Hash Join"),
+    (NodeKind::MergeJoin as u8, "Merge Join"),
+    (NodeKind::Sort as u8, "Sort"),
+    (NodeKind::IncrementalSort as u8, "Incremental Sort"),
+];
 
 fn oid_or_null(o: u32) -> Option<pg_sys::Oid> {
     (o != 0).then(|| pg_sys::Oid::from(o))
@@ -192,11 +190,11 @@ fn predicates_raw() -> Result<TableIterator<'static, (
                 pg_sys::Oid::from(r.key.userid),
                 pg_sys::Oid::from(r.key.dbid),
                 visible.then_some(r.key.queryid as i64),
-                kind_label(d.kind).to_string(),
-                node_label(d.node).to_string(),
-                place_label(d.place).map(str::to_string),
-                op_kind_label(d.op_kind).map(str::to_string),
-                rhs_label(d.rhs).map(str::to_string),
+                label(d.kind, KINDS).unwrap_or("unknown").to_string(),
+                label(d.node, NODES).unwrap_or("Other").to_string(),
+                label(d.place, PLACES).map(str::to_string),
+                label(d.op_kind, OP_KINDS).map(str::to_string),
+                label(d.rhs, RHS).map(str::to_string),
                 oid_or_null(d.relid),
                 oid_or_null(d.root_relid),
                 cols(d.columns()),

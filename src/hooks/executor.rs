@@ -31,36 +31,25 @@ unsafe fn queryid_of(qd: *mut pg_sys::QueryDesc) -> u64 {
 
 unsafe extern "C-unwind" fn executor_start(qd: *mut pg_sys::QueryDesc, eflags: i32) {
     unsafe {
-        // Decided before the chained call: predicate capture must ask for row counts first.
+        // Decided before the chained call: predicate capture must ask for row counts first. (An
+        // error in the chained call aborts the (sub)transaction, whose callback forgets `qd`.)
+        let mut recorded = false;
         let mut predicates = false;
         quietly("deciding sampling", || {
             let queryid = queryid_of(qd);
             decide_sample(Phase::Execute, queryid);
             // EXPLAIN without ANALYZE starts the executor but never runs it: nothing to record.
-            if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 && predicates_gate(queryid) {
-                crate::predicates::prepare(qd);
-                predicates = true;
-            }
+            recorded = eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 && gate(queryid);
+            predicates = recorded && predicates_sampled() && crate::predicates::prepare(qd);
         });
-        if predicates {
-            try_rethrow(
-                || match PREV_START {
-                    Some(prev) => prev(qd, eflags),
-                    None => unguarded::standard_ExecutorStart(qd, eflags),
-                },
-                || crate::predicates::forget(qd),
-            );
-        } else {
-            match PREV_START {
-                Some(prev) => prev(qd, eflags),
-                None => unguarded::standard_ExecutorStart(qd, eflags),
-            }
+        match PREV_START {
+            Some(prev) => prev(qd, eflags),
+            None => unguarded::standard_ExecutorStart(qd, eflags),
+        }
+        if !recorded {
+            return;
         }
         quietly("setting up instrumentation", || {
-            let queryid = queryid_of(qd);
-            if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0 || !gate(queryid) {
-                return;
-            }
             if predicates {
                 crate::predicates::instrument(qd);
             }
@@ -99,21 +88,22 @@ unsafe extern "C-unwind" fn executor_finish(qd: *mut pg_sys::QueryDesc) {
 
 unsafe extern "C-unwind" fn executor_end(qd: *mut pg_sys::QueryDesc) {
     unsafe {
+        let predicates = crate::predicates::take(qd);
         if !(*qd).totaltime.is_null() {
+            let mut recorded = false;
             quietly("recording an execution", || {
                 let queryid = queryid_of(qd);
-                if gate(queryid) {
+                recorded = gate(queryid);
+                if recorded {
                     record(qd, queryid)
                 }
             });
-            quietly("recording predicates", || {
-                let queryid = queryid_of(qd);
-                if gate(queryid) {
-                    crate::predicates::record(qd, unguarded::GetUserId(), queryid)
-                }
-            });
+            if recorded && predicates {
+                quietly("recording predicates", || {
+                    crate::predicates::record(qd, unguarded::GetUserId(), queryid_of(qd))
+                });
+            }
         }
-        crate::predicates::forget(qd);
         match PREV_END {
             Some(prev) => prev(qd),
             None => unguarded::standard_ExecutorEnd(qd),

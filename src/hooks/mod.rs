@@ -301,11 +301,11 @@ pub(crate) fn gate(queryid: u64) -> bool {
     queryid != 0 && level_tracked() && unsafe { SAMPLED } && database_watched()
 }
 
-/// Whether this statement's executed plan is walked for predicates: recorded at all, and drawn
-/// at `predicate_sample_rate`.
+/// Whether a recorded statement's executed plan is also walked for predicates: drawn at
+/// `predicate_sample_rate` (and the rate is not 0 now).
 #[inline]
-pub(crate) fn predicates_gate(queryid: u64) -> bool {
-    (unsafe { PREDICATES_SAMPLED }) && gucs::raw::predicate_sample_rate() > 0.0 && gate(queryid)
+pub(crate) fn predicates_sampled() -> bool {
+    (unsafe { PREDICATES_SAMPLED }) && gucs::raw::predicate_sample_rate() > 0.0
 }
 
 #[inline]

@@ -41,8 +41,8 @@ fn remember(qd: *mut pg_sys::QueryDesc) {
     }
 }
 
-/// Whether `qd` was chosen (and forget it).
-fn take(qd: *mut pg_sys::QueryDesc) -> bool {
+/// Whether `qd` was chosen (and forget it). Called at every ExecutorEnd.
+pub fn take(qd: *mut pg_sys::QueryDesc) -> bool {
     unsafe {
         let ring = &mut *(&raw mut PENDING_QDS);
         match ring.iter_mut().find(|s| s.0 == qd as usize) {
@@ -91,17 +91,18 @@ pub fn init() {
     }
 }
 
-/// Before the chained ExecutorStart of a sampled statement.
-pub unsafe fn prepare(qd: *mut pg_sys::QueryDesc) {
+/// Before the chained ExecutorStart of a sampled statement. Returns whether `qd` was chosen.
+pub unsafe fn prepare(qd: *mut pg_sys::QueryDesc) -> bool {
     unsafe {
         let ps = (*qd).plannedstmt;
         if ps.is_null() || (*ps).commandType == pg_sys::CmdType::CMD_UTILITY {
-            return;
+            return false;
         }
         if (*ps).parallelModeNeeded {
             (*qd).instrument_options |= pg_sys::InstrumentOption::INSTRUMENT_ROWS as i32;
         }
         remember(qd);
+        true
     }
 }
 
@@ -121,19 +122,14 @@ pub unsafe fn instrument(qd: *mut pg_sys::QueryDesc) {
     }
 }
 
-/// In ExecutorEnd, before the chained call.
+/// In ExecutorEnd, before the chained call, for a QueryDesc [`take`] said was chosen.
 pub unsafe fn record(qd: *mut pg_sys::QueryDesc, userid: pg_sys::Oid, queryid: u64) {
     unsafe {
-        if !take(qd) || (*qd).planstate.is_null() || (*qd).estate.is_null() {
+        if (*qd).planstate.is_null() || (*qd).estate.is_null() {
             return;
         }
         walk::record_tree(qd, userid, queryid);
     }
-}
-
-/// Forget a QueryDesc that will not reach [`record`] (its start failed after [`prepare`]).
-pub fn forget(qd: *mut pg_sys::QueryDesc) {
-    take(qd);
 }
 
 /// Test support: the node kinds the walk visits in a synthetic executed tree, a CustomScanState

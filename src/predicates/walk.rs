@@ -699,7 +699,7 @@ impl Walk {
                 d.indexid = indexid;
             }
             let sig = d.signature();
-            self.put(sig, &d, &obs, None, Vec::new);
+            self.put(sig, &d, &obs, Vec::new, |_| {});
             let node = Node { plan, kind, obs, sig, indexid };
             let q = (*plan).qual;
             match ptag {
@@ -936,8 +936,6 @@ impl Walk {
             }
             let sig = d.signature();
             let plan = node.plan;
-            let make = || self.deparse(expr, plan);
-            let obs = node.obs;
             let sample = val.and_then(|v| self.sample(v));
             let list_len = match val {
                 Some(Val::Array(n)) => Some(n),
@@ -946,12 +944,7 @@ impl Walk {
             };
             let extern_param = matches!(val, Some(Val::Extern(_)));
             let is_const = matches!(val, Some(Val::Const(_)) | Some(Val::Array(_)));
-            let key = PredKey { sig, ..self.base };
-            let capture = self.capture;
-            let now = self.now;
-            let Some(h) = store::find_or_create(&key, || (d, make())) else { return };
-            store::update(&key, h, |c| {
-                c.record(&obs, now);
+            self.put(sig, &d, &node.obs, || self.deparse(expr, plan), |c| {
                 if is_const {
                     c.n_const += 1;
                 }
@@ -962,10 +955,9 @@ impl Walk {
                     c.list_len_sum += n as f64;
                     c.list_n += 1;
                 }
-                if capture {
-                    if let Some((s, r)) = &sample {
-                        c.offer_sample(s, *r);
-                    }
+                // (None when capture_constants is off)
+                if let Some((s, r)) = &sample {
+                    c.offer_sample(s, *r);
                 }
             });
         }
@@ -983,7 +975,7 @@ impl Walk {
             let sig = d.signature();
             let plan = node.plan;
             let obs = node.obs;
-            self.put(sig, &d, &obs, None, || self.deparse(expr, plan));
+            self.put(sig, &d, &obs, || self.deparse(expr, plan), |_| {});
         }
     }
 
@@ -1018,7 +1010,7 @@ impl Walk {
             let sig = d.signature();
             let plan = node.plan;
             let obs = node.obs;
-            self.put(sig, &d, &obs, None, || self.deparse(expr, plan));
+            self.put(sig, &d, &obs, || self.deparse(expr, plan), |_| {});
         }
     }
 
@@ -1074,22 +1066,32 @@ impl Walk {
                 d.node_sig = group;
                 let sig = d.signature();
                 let e = exprs[i];
-                self.put(sig, &d, &obs, bound, || self.deparse(e, plan));
+                self.put(sig, &d, &obs, || self.deparse(e, plan), |c| {
+                    if let Some(b) = bound {
+                        c.limit_n += 1;
+                        c.limit_sum += b;
+                    }
+                });
             }
         }
     }
 
-    /// Record one observation of an entry; `make_expr` runs only if the entry is new.
-    unsafe fn put(&self, sig: u64, d: &PredDesc, obs: &NodeObs, bound: Option<f64>, make_expr: impl FnOnce() -> Vec<u8>) {
+    /// Record one observation of an entry: the node's counters, then `extra` (a few plain stores,
+    /// under the entry's spinlock). `make_expr` runs only if the entry is new.
+    unsafe fn put(
+        &self,
+        sig: u64,
+        d: &PredDesc,
+        obs: &NodeObs,
+        make_expr: impl FnOnce() -> Vec<u8>,
+        extra: impl FnOnce(&mut PredCounters),
+    ) {
         let key = PredKey { sig, ..self.base };
         let now = self.now;
         let Some(h) = store::find_or_create(&key, || (*d, make_expr())) else { return };
         store::update(&key, h, |c| {
             c.record(obs, now);
-            if let Some(b) = bound {
-                c.limit_n += 1;
-                c.limit_sum += b;
-            }
+            extra(c);
         });
     }
 
