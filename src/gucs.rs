@@ -45,7 +45,91 @@ static CAPTURE_CONSTANTS: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Save statistics at clean shutdown and load them at start. Default on.
 static SAVE: GucSetting<bool> = GucSetting::<bool>::new(true);
 
+/// A plain EXPLAIN (not ANALYZE) in a session that created hypothetical indexes plans with them.
+/// Default on. Off: only `explain_with` and the advisor see them.
+static HYPOTHETICAL_EXPLAIN: GucSetting<bool> = GucSetting::<bool>::new(true);
+/// Storage the index advisor may spend on new indexes, MB. Default 1024.
+static ADVISOR_BUDGET_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
+/// Most new indexes the advisor proposes per table. Default 3.
+static ADVISOR_MAX_PER_TABLE: GucSetting<i32> = GucSetting::<i32>::new(3);
+/// Most planner calls one advisor run makes before it stops and reports what it has. Default 5000.
+static ADVISOR_MAX_PLANNER_CALLS: GucSetting<i32> = GucSetting::<i32>::new(5000);
+/// Smallest share of the workload's cost a new index must save, percent. Default 0.5.
+static ADVISOR_MIN_BENEFIT_PCT: GucSetting<f64> = GucSetting::<f64>::new(0.5);
+/// Multiplier on the modelled cost of maintaining an index on writes. Default 1.
+static ADVISOR_WRITE_COST_FACTOR: GucSetting<f64> = GucSetting::<f64>::new(1.0);
+/// An index never scanned while watched this many days is advised for dropping. Default 14.
+static ADVISOR_UNUSED_DAYS: GucSetting<i32> = GucSetting::<i32>::new(14);
+
 pub fn init() {
+    GucRegistry::define_bool_guc(
+        c"pg_optimizer.hypothetical_explain",
+        c"Plain EXPLAIN plans with this session's hypothetical indexes.",
+        c"Never EXPLAIN ANALYZE or EXPLAIN EXECUTE, and never real execution.",
+        &HYPOTHETICAL_EXPLAIN,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_optimizer.advisor_budget_mb",
+        c"Storage the index advisor may spend on new indexes.",
+        c"Also the default of index_advice(budget_mb => ...).",
+        &ADVISOR_BUDGET_MB,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_MB,
+    );
+    GucRegistry::define_int_guc(
+        c"pg_optimizer.advisor_max_indexes_per_table",
+        c"Most new indexes the advisor proposes per table.",
+        c"",
+        &ADVISOR_MAX_PER_TABLE,
+        1,
+        100,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_optimizer.advisor_max_planner_calls",
+        c"Planner calls after which an advisor run stops and reports what it found.",
+        c"",
+        &ADVISOR_MAX_PLANNER_CALLS,
+        10,
+        10_000_000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"pg_optimizer.advisor_min_benefit_pct",
+        c"Smallest share of the workload cost, in percent, a new index must save.",
+        c"",
+        &ADVISOR_MIN_BENEFIT_PCT,
+        0.0,
+        100.0,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"pg_optimizer.advisor_write_cost_factor",
+        c"Multiplier on the modelled cost of maintaining an index on writes.",
+        c"0 ignores writes; 2 counts them double.",
+        &ADVISOR_WRITE_COST_FACTOR,
+        0.0,
+        1000.0,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_optimizer.advisor_unused_days",
+        c"Days an index must go unscanned, while watched, before the advisor proposes dropping it.",
+        c"",
+        &ADVISOR_UNUSED_DAYS,
+        0,
+        36500,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_bool_guc(
         c"pg_optimizer.enabled",
         c"Record statement statistics.",
@@ -209,4 +293,25 @@ pub fn max_predicates() -> usize {
 }
 pub fn save() -> bool {
     SAVE.get()
+}
+pub fn hypothetical_explain() -> bool {
+    unsafe { *HYPOTHETICAL_EXPLAIN.as_ptr() }
+}
+pub fn advisor_budget_mb() -> i32 {
+    ADVISOR_BUDGET_MB.get()
+}
+pub fn advisor_max_per_table() -> usize {
+    ADVISOR_MAX_PER_TABLE.get() as usize
+}
+pub fn advisor_max_planner_calls() -> usize {
+    ADVISOR_MAX_PLANNER_CALLS.get() as usize
+}
+pub fn advisor_min_benefit_pct() -> f64 {
+    ADVISOR_MIN_BENEFIT_PCT.get()
+}
+pub fn advisor_write_cost_factor() -> f64 {
+    ADVISOR_WRITE_COST_FACTOR.get()
+}
+pub fn advisor_unused_days() -> f64 {
+    ADVISOR_UNUSED_DAYS.get() as f64
 }

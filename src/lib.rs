@@ -8,6 +8,8 @@
 //! - `shmem`   the shared-memory statement store: lock protocol, lookup, eviction, dump/load
 //! - `hooks`   post_parse_analyze, planner, executor and utility hooks that feed the stores
 //! - `predicates` the executed-plan walk: quals, join clauses, sort keys, estimate errors
+//! - `whatif`  hypothetical indexes: definition, injection into the planner, sizes, costing
+//! - `advisor` the index advisor: candidates, selection, drop advice (pure) and catalog reads
 //! - `api`     every SQL function; the views over them are in `src/sql/`
 
 use pgrx::prelude::*;
@@ -19,6 +21,8 @@ pub mod hooks;
 pub mod predicates;
 pub mod shmem;
 pub mod stats;
+pub mod whatif;
+pub mod advisor;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -36,6 +40,7 @@ pub extern "C-unwind" fn _PG_init() {
     shmem::init();
     hooks::init();
     predicates::init();
+    whatif::init();
 }
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -44,6 +49,8 @@ mod tests {
     // One file per concern; include! keeps them inside the `tests` schema module.
     include!("tests/statements.rs");
     include!("tests/predicates.rs");
+    include!("tests/whatif.rs");
+    include!("tests/advisor.rs");
 }
 
 /// Required by `cargo pgrx test`.

@@ -2,3 +2,5 @@
 
 pub mod statements;
 pub mod predicates;
+pub mod whatif;
+pub mod advisor;

@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::stats::Usage;
+use pgrx::PgSqlErrorCode;
 
 static mut PREV_START: pg_sys::ExecutorStart_hook_type = None;
 static mut PREV_RUN: pg_sys::ExecutorRun_hook_type = None;
@@ -70,10 +71,62 @@ unsafe extern "C-unwind" fn executor_run(
     execute_once: bool,
 ) {
     unsafe {
-        nested(|| match PREV_RUN {
-            Some(prev) => prev(qd, direction, count, execute_once),
-            None => unguarded::standard_ExecutorRun(qd, direction, count, execute_once),
-        })
+        nested_or(
+            || match PREV_RUN {
+                Some(prev) => prev(qd, direction, count, execute_once),
+                None => unguarded::standard_ExecutorRun(qd, direction, count, execute_once),
+            },
+            || cancelled(qd),
+        )
+    }
+}
+
+/// ExecutorRun raised an error. A statement cancelled (statement_timeout or a user's cancel) never
+/// reaches ExecutorEnd, so without this the statements that run too long to finish, the ones an
+/// index is most needed for, would leave no trace. For SQLSTATE 57014 only, the execution so far
+/// is recorded: a call with its time until the cancel and its example, and the predicates of the
+/// partial run (leader's counts). The error is copied, the error state flushed so our recording
+/// runs normally, and the very same error re-thrown.
+unsafe fn cancelled(qd: *mut pg_sys::QueryDesc) {
+    unsafe {
+        let top = nesting() == 0;
+        if !top || (*qd).totaltime.is_null() || (*qd).estate.is_null() || unguarded::geterrcode() != PgSqlErrorCode::ERRCODE_QUERY_CANCELED as i32 {
+            return;
+        }
+        pg_sys::MemoryContextSwitchTo((*(*qd).estate).es_query_cxt);
+        let edata = unguarded::CopyErrorData();
+        unguarded::FlushErrorState();
+        let predicates = crate::predicates::take(qd);
+        let queryid = queryid_of(qd);
+        let mut recorded = false;
+        quietly("recording a cancelled execution", || {
+            recorded = gate(queryid);
+            if recorded {
+                let tt = (*qd).totaltime;
+                if !instr_zero(&(*tt).starttime) {
+                    pg_sys::InstrStopNode(tt, 0.0);
+                }
+                record(qd, queryid);
+            }
+        });
+        if recorded && predicates {
+            quietly("recording predicates of a cancelled execution", || {
+                crate::predicates::record(qd, unguarded::GetUserId(), queryid)
+            });
+        }
+        unguarded::ReThrowError(edata);
+    }
+}
+
+#[inline]
+fn instr_zero(t: &pg_sys::instr_time) -> bool {
+    #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
+    {
+        t.tv_sec == 0 && t.tv_nsec == 0
+    }
+    #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
+    {
+        t.ticks == 0
     }
 }
 

@@ -49,6 +49,10 @@ pub(crate) mod unguarded {
         pub fn GetCurrentStatementStartTimestamp() -> i64;
         pub fn GetCurrentSubTransactionId() -> SubTransactionId;
         pub fn pg_re_throw() -> !;
+        pub fn ReThrowError(edata: *mut ErrorData) -> !;
+        pub fn CopyErrorData() -> *mut ErrorData;
+        pub fn FlushErrorState();
+        pub fn geterrcode() -> c_int;
         pub fn standard_planner(parse: *mut Query, query_string: *const c_char, cursor_options: c_int, bound_params: ParamListInfo) -> *mut PlannedStmt;
         pub fn standard_ExecutorStart(qd: *mut QueryDesc, eflags: c_int);
         pub fn standard_ExecutorRun(qd: *mut QueryDesc, direction: ScanDirection::Type, count: u64, execute_once: bool);
@@ -90,6 +94,20 @@ pub(crate) unsafe fn nested<R>(body: impl FnOnce() -> R) -> R {
     unsafe {
         NESTING += 1;
         let r = try_rethrow(body, || NESTING -= 1);
+        NESTING -= 1;
+        r
+    }
+}
+
+/// [`nested`], calling `on_error` (at the restored depth) before the error goes on.
+#[inline(always)]
+pub(crate) unsafe fn nested_or<R>(body: impl FnOnce() -> R, on_error: impl FnOnce()) -> R {
+    unsafe {
+        NESTING += 1;
+        let r = try_rethrow(body, || {
+            NESTING -= 1;
+            on_error()
+        });
         NESTING -= 1;
         r
     }

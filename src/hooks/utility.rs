@@ -85,7 +85,14 @@ unsafe extern "C-unwind" fn process_utility(
         let buf0 = pg_sys::pgBufferUsage;
         let wal0 = pg_sys::pgWalUsage;
         let start = Instant::now();
+        // A plain EXPLAIN may plan with this session's hypothetical indexes (closed on error by
+        // the transaction-abort callback of `whatif`).
+        let mut hypothetical = false;
+        quietly("opening the hypothetical-index scope", || hypothetical = crate::whatif::open_explain(node));
         nested(|| chain!(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc));
+        if hypothetical {
+            crate::whatif::close_explain();
+        }
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         if extension_ddl {
             extension_changed();

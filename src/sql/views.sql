@@ -217,3 +217,19 @@ COMMENT ON VIEW @extschema@.predicates_info IS
 GRANT SELECT ON @extschema@.predicate_entries, @extschema@.predicates, @extschema@.sort_keys,
                 @extschema@.misestimates, @extschema@.predicates_info TO PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.reset_predicates(oid, bigint) FROM PUBLIC;
+
+CREATE VIEW @extschema@.hypothetical_indexes AS
+SELECT h.indexrelid,
+       h.indexname,
+       h.relid::regclass        AS relation,
+       h.am,
+       h.definition,
+       h.estimated_bytes,
+       pg_catalog.pg_size_pretty(h.estimated_bytes) AS estimated_size,
+       h.estimated_tuples,
+       h.tree_height,
+       h.leaf_partitions
+  FROM @extschema@.hypothetical_indexes_raw() AS h;
+
+COMMENT ON VIEW @extschema@.hypothetical_indexes IS
+  'This session''s hypothetical indexes with their estimated size (from table statistics: widths, null fractions, distinct values, fill factor; btree with deduplication and real tree height).';

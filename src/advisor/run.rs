@@ -1,0 +1,353 @@
+//! One advisor run: read the workload, plan every statement, generate candidates, define each as
+//! a hypothetical index, let Extend choose under the budget with the real planner as the cost
+//! model, then add drop advice. Everything the run knows goes into [`Report`].
+
+use super::catalog::{self, Recorded};
+use super::model::*;
+use super::{candidates, drop, explain, select, write_cost};
+use crate::whatif::{self, plan};
+use pgrx::prelude::*;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Inputs of a run (SQL arguments, defaulted from the GUCs).
+pub struct Options {
+    pub budget_bytes: f64,
+    pub max_per_table: usize,
+    pub max_planner_calls: usize,
+    pub min_benefit_pct: f64,
+    pub write_cost_factor: f64,
+    pub unused_days: f64,
+    pub drops: bool,
+}
+
+/// One output row.
+#[derive(Clone, Debug, Default)]
+pub struct Row {
+    pub action: &'static str,
+    pub ddl: Option<String>,
+    pub table_name: Option<String>,
+    pub index_name: Option<String>,
+    pub columns: Vec<String>,
+    pub include: Vec<String>,
+    pub method: Option<String>,
+    pub predicate: Option<String>,
+    pub bytes: f64,
+    pub cost_before: f64,
+    pub cost_after: f64,
+    pub benefit: f64,
+    pub benefit_share: f64,
+    pub queryids: Vec<i64>,
+    pub write_penalty: f64,
+    pub reason: String,
+}
+
+pub struct Report {
+    pub rows: Vec<Row>,
+    pub planner_calls: usize,
+    pub cache_hits: usize,
+    pub statements: usize,
+    pub candidates: usize,
+    pub capped: bool,
+    pub seconds: f64,
+    pub rejected: Vec<String>,
+}
+
+/// The what-if planner as Extend's cost model: statement `q` planned with the hypothetical
+/// indexes of `config` visible.
+struct Planner<'a> {
+    statements: &'a [plan::Statement],
+    oids: &'a [pg_sys::Oid],
+    baseline: HashMap<usize, Option<f64>>,
+}
+
+impl select::CostModel for Planner<'_> {
+    fn cost(&mut self, stmt: usize, config: &[usize]) -> Option<f64> {
+        if config.is_empty() {
+            if let Some(&c) = self.baseline.get(&stmt) {
+                return c;
+            }
+        }
+        let set: Vec<pg_sys::Oid> = config.iter().map(|&i| self.oids[i]).collect();
+        let r = whatif::with_costing_scope(&set, || self.statements[stmt].plan(false, false)).ok().map(|c| c.total);
+        if config.is_empty() {
+            self.baseline.insert(stmt, r);
+        }
+        r
+    }
+}
+
+/// Cost per hour from cost per second.
+const HOUR: f64 = 3600.0;
+
+pub fn run(o: &Options) -> Result<Report, String> {
+    let started = std::time::Instant::now();
+    whatif::clear_ephemeral();
+    let result = run_inner(o, started);
+    whatif::clear_ephemeral();
+    result
+}
+
+fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String> {
+    let recorded: Vec<Recorded> = catalog::statements()?;
+    let mut rows = vec![];
+    // 1. Plan every recorded statement once, without new indexes.
+    let mut plannable: Vec<(Recorded, plan::Statement, plan::Costed)> = vec![];
+    for r in recorded {
+        let prepared = plan::Statement::prepare(&r.text, &r.params).or_else(|e| {
+            // The example failed (e.g. a dropped column): fall back to the generic plan.
+            if r.text != r.query { plan::Statement::prepare(&r.query, &[]) } else { Err(e) }
+        });
+        let costed = prepared.and_then(|st| st.plan(false, false).map(|c| (st, c)));
+        match costed {
+            Ok((st, c)) if !c.tables.is_empty() => plannable.push((r, st, c)),
+            Ok(_) => {}
+            Err(e) => rows.push(Row {
+                action: "note",
+                queryids: vec![r.queryid as i64],
+                reason: format!("Statement {} could not be planned, so no index is proposed for it: {e}", r.queryid as i64),
+                ..Default::default()
+            }),
+        }
+    }
+    let queryids: BTreeSet<u64> = plannable.iter().map(|p| p.0.queryid).collect();
+    let (quals, sorts) = catalog::quals_and_sorts(&queryids)?;
+    let mut relids: BTreeSet<u32> = BTreeSet::new();
+    for p in &plannable {
+        relids.extend(p.2.tables.iter().map(|&t| u32::from(t)));
+    }
+    let tables = catalog::tables(&relids.iter().copied().collect::<Vec<_>>())?;
+    let table_of: HashMap<u32, &TableInfo> = tables.iter().map(|t| (t.relid, t)).collect();
+    let columns = catalog::columns_used(&quals, &sorts);
+    let statements: Vec<Statement> = plannable
+        .iter()
+        .map(|(r, st, c)| Statement {
+            queryid: r.queryid,
+            weight: r.calls,
+            tables: c.tables.iter().map(|&t| u32::from(t)).collect(),
+            columns: {
+                let mut m = columns.get(&r.queryid).cloned().unwrap_or_default();
+                for (rel, cols) in st.columns() {
+                    // A whole-row reference (0) means every column: no index-only scan.
+                    if !cols.contains(&0) {
+                        let e = m.entry(u32::from(rel)).or_default();
+                        e.extend(cols);
+                        e.sort();
+                        e.dedup();
+                    }
+                }
+                m
+            },
+        })
+        .collect();
+
+    // 2. Candidates, each defined as a hypothetical index with its size and write penalty.
+    let cands = candidates::generate(&tables, &statements, &quals, &sorts, &candidates::Settings::default());
+    let params = write_cost::CostParams { factor: o.write_cost_factor, ..Default::default() };
+    let mut items = vec![];
+    let mut oids = vec![];
+    let mut ddls = vec![];
+    let mut fractions = vec![];
+    // Names unique among the candidates and the table's existing indexes.
+    let mut taken: BTreeSet<String> = tables.iter().flat_map(|t| t.existing.iter().map(|e| e.name.clone())).collect();
+    for c in &cands {
+        let t = table_of[&c.def.relid];
+        let base = explain::index_name(&t.name, &explain::columns_text(&c.def, t), "idx");
+        let mut name = base.clone();
+        let mut n = 1;
+        while !taken.insert(name.clone()) {
+            name = explain::index_name(&t.name, &explain::columns_text(&c.def, t), &format!("idx{n}"));
+            n += 1;
+        }
+        let ddl = explain::create_ddl(&c.def, t, &name, false);
+        let h = match plan::in_subtransaction(|| whatif::create(&ddl, false).oid) {
+            Ok(oid) => oid,
+            Err(e) => {
+                pgrx::debug1!("pg_optimizer: candidate {ddl} skipped: {e}");
+                // Keep indices aligned; an undefinable candidate can never be chosen.
+                pg_sys::InvalidOid
+            }
+        };
+        let (bytes, tuples) = if h == pg_sys::InvalidOid {
+            (f64::INFINITY, 0.0)
+        } else {
+            let hypo = whatif::find(h).expect("just created");
+            let (b, t, _, _) = crate::api::whatif::estimate_on(hypo);
+            (b as f64, t)
+        };
+        let sel = if t.rows > 0.0 { (tuples / t.rows).min(1.0) } else { 1.0 };
+        fractions.push(sel);
+        let pen = write_cost::penalty(&c.def, t, write_cost::pages(bytes.min(1e15)), sel, None, &params);
+        items.push(select::Item {
+            table: c.def.relid,
+            bytes,
+            // Penalty is per second; statement weights are calls over the statements' window.
+            // Both are brought to "per window" by scaling the penalty with the window length.
+            penalty: pen * window_seconds(),
+            extends: c.extends,
+            seed: c.extends.is_none(),
+            label: ddl.clone(),
+        });
+        oids.push(h);
+        ddls.push((name, ddl));
+    }
+
+    // 3. Extend, with the planner as the cost model.
+    let stmts: Vec<plan::Statement> = plannable.into_iter().map(|(_, st, _)| st).collect();
+    let mut model = Planner { statements: &stmts, oids: &oids, baseline: HashMap::new() };
+    let workload = select::Workload {
+        weights: statements.iter().map(|s| s.weight).collect(),
+        tables: statements.iter().map(|s| s.tables.clone()).collect(),
+    };
+    let mut settings = select::Settings {
+        budget_bytes: o.budget_bytes,
+        max_per_table: o.max_per_table,
+        max_planner_calls: o.max_planner_calls,
+        ..Default::default()
+    };
+    // The minimum benefit is a share of the whole workload's cost.
+    let before: f64 = (0..stmts.len()).map(|q| select::CostModel::cost(&mut model, q, &[]).unwrap_or(0.0) * workload.weights[q]).sum();
+    settings.min_benefit = before * o.min_benefit_pct / 100.0;
+    let out = select::extend(&items, &workload, &mut model, &settings);
+    let to_hour = HOUR / window_seconds().max(1.0);
+
+    for (k, &i) in out.chosen.iter().enumerate() {
+        let c = &cands[i];
+        let t = table_of[&c.def.relid];
+        let (name, _) = &ddls[i];
+        let helped: Vec<i64> = out.helped[k].iter().map(|&q| statements[q].queryid as i64).collect();
+        let share = if out.cost_before > 0.0 { out.benefit[k] / out.cost_before } else { 0.0 };
+        let facts = explain::CreateFacts {
+            table: t.name.clone(),
+            columns: explain::columns_text(&c.def, t),
+            include: explain::include_text(&c.def, t),
+            predicate: c.def.predicate.clone(),
+            statements: helped.len(),
+            rows_per_call: t.rows,
+            benefit_share: share,
+            all_visible_frac: t.all_visible_frac,
+            predicate_frac: fractions[i],
+            correlation: c.def.keys.first().and_then(|k| if let KeyExpr::Column(a) = k.expr { t.column(a) } else { None }).map(|s| s.correlation).unwrap_or(0.0),
+            outer_rows: 0.0,
+            opclass: c.def.keys.first().and_then(|k| k.opclass.clone()),
+            limit: None,
+        };
+        rows.push(Row {
+            action: "create",
+            ddl: Some(explain::create_ddl(&c.def, t, name, true)),
+            table_name: Some(t.qualified_name.clone()),
+            index_name: Some(name.clone()),
+            columns: explain::columns_text(&c.def, t),
+            include: explain::include_text(&c.def, t),
+            method: Some(c.def.method.map(|m| m.name().to_string()).unwrap_or_else(|| c.def.am.clone())),
+            predicate: c.def.predicate.clone(),
+            bytes: items[i].bytes,
+            cost_before: out.cost_before * to_hour,
+            cost_after: out.cost_after * to_hour,
+            benefit: out.benefit[k] * to_hour,
+            benefit_share: share,
+            queryids: helped,
+            write_penalty: items[i].penalty * to_hour,
+            reason: explain::create_reason(c.kind, &facts),
+        });
+    }
+    let rejected = out
+        .rejected
+        .iter()
+        .filter(|(_, r)| matches!(r, select::Rejection::WritePenalty))
+        .map(|(i, _)| format!("{}: its write cost exceeds what it saves", ddls[*i].1))
+        .collect();
+
+    // 4. Drop advice over every table with indexes.
+    if o.drops {
+        rows.extend(drop_rows(o, &params)?);
+    }
+    Ok(Report {
+        rows,
+        planner_calls: out.planner_calls,
+        cache_hits: out.cache_hits,
+        statements: stmts.len(),
+        candidates: cands.len(),
+        capped: out.capped,
+        seconds: started.elapsed().as_secs_f64(),
+        rejected,
+    })
+}
+
+/// Seconds the statistics windows cover (since the last statistics reset or server start).
+fn window_seconds() -> f64 {
+    static mut W: f64 = 0.0;
+    unsafe {
+        if W == 0.0 {
+            W = Spi::get_one::<f64>(
+                "SELECT GREATEST(60, EXTRACT(epoch FROM now() - COALESCE(
+                   (SELECT stats_reset FROM pg_catalog.pg_stat_database WHERE datname = pg_catalog.current_database()),
+                   pg_catalog.pg_postmaster_start_time())))::float8",
+            )
+            .ok()
+            .flatten()
+            .unwrap_or(3600.0);
+        }
+        W
+    }
+}
+
+fn drop_rows(o: &Options, params: &write_cost::CostParams) -> Result<Vec<Row>, String> {
+    let (scans, days) = catalog::index_usage()?;
+    let tables = catalog::tables(&catalog::tables_with_indexes()?)?;
+    let mut rows = vec![];
+    let names: BTreeMap<u32, String> = index_names()?;
+    for t in &tables {
+        let usage: Vec<drop::IndexUsage> = t
+            .existing
+            .iter()
+            .map(|e| drop::IndexUsage { oid: e.oid, scans: scans.get(&e.oid).copied().unwrap_or(0), days_observed: days, writes_per_s: 0.0 })
+            .collect();
+        for a in drop::advise(&t.existing, &usage, &drop::DropSettings { unused_days: o.unused_days }) {
+            let e = &t.existing[a.index];
+            let other = match a.reason {
+                drop::DropReason::Duplicate { of } | drop::DropReason::Prefix { of } => {
+                    t.existing.iter().find(|x| x.oid == of).map(|x| x.name.clone()).unwrap_or_default()
+                }
+                _ => String::new(),
+            };
+            let saved = write_cost::drop_saving(e, t, 1.0, None, params) * HOUR;
+            let facts = explain::DropFacts { other, bytes: a.bytes, write_cost_per_hour: saved };
+            let qualified = names.get(&e.oid).cloned().unwrap_or_else(|| explain::quote_ident(&e.name));
+            rows.push(Row {
+                action: "drop",
+                ddl: Some(explain::drop_ddl(&qualified)),
+                table_name: Some(t.qualified_name.clone()),
+                index_name: Some(e.name.clone()),
+                columns: explain::columns_text(e, t),
+                include: explain::include_text(e, t),
+                method: Some(e.am.clone()),
+                predicate: e.predicate.clone(),
+                bytes: a.bytes,
+                write_penalty: saved,
+                reason: explain::drop_reason(&a.reason, &facts),
+                ..Default::default()
+            });
+        }
+    }
+    Ok(rows)
+}
+
+fn index_names() -> Result<BTreeMap<u32, String>, String> {
+    let mut m = BTreeMap::new();
+    Spi::connect(|c| {
+        for r in c
+            .select(
+                "SELECT c.oid, '\"' || replace(n.nspname, '\"', '\"\"') || '\".\"' || replace(c.relname, '\"', '\"\"') || '\"'
+                   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('i', 'I')",
+                None,
+                &[],
+            )
+            .map_err(|e| e.to_string())?
+        {
+            let oid = u32::from(r.get::<pg_sys::Oid>(1).map_err(|e| e.to_string())?.unwrap_or(pg_sys::InvalidOid));
+            m.insert(oid, r.get::<String>(2).map_err(|e| e.to_string())?.unwrap_or_default());
+        }
+        Ok::<_, String>(())
+    })?;
+    Ok(m)
+}

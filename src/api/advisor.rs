@@ -1,0 +1,137 @@
+//! The index advisor from SQL: `index_advice(...)` (one row per recommendation) and
+//! `index_advice_report(...)` (the same as readable text, with what the run did).
+
+use crate::advisor::run::{self, Options, Report};
+use crate::error::Result;
+use crate::gucs;
+use pgrx::prelude::*;
+
+fn options(budget_mb: Option<i32>, max_per_table: Option<i32>, drops: bool) -> Options {
+    Options {
+        budget_bytes: budget_mb.unwrap_or_else(gucs::advisor_budget_mb).max(0) as f64 * 1024.0 * 1024.0,
+        max_per_table: max_per_table.map(|m| m.max(0) as usize).unwrap_or_else(gucs::advisor_max_per_table),
+        max_planner_calls: gucs::advisor_max_planner_calls(),
+        min_benefit_pct: gucs::advisor_min_benefit_pct(),
+        write_cost_factor: gucs::advisor_write_cost_factor(),
+        unused_days: gucs::advisor_unused_days(),
+        drops,
+    }
+}
+
+fn advise(o: &Options) -> Result<Report> {
+    crate::api::statements::require_preloaded()?;
+    run::run(o).map_err(|m| {
+        pgrx::pg_sys::panic::ErrorReport::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("index advisor failed: {m}"), "pg_optimizer")
+            .set_hint("Check the server log; the advisor reads optimizer.statements and optimizer.predicates, which need the extension preloaded.")
+    })
+}
+
+/// Indexes to create (with the planner's evidence) and indexes to drop, for the recorded
+/// workload of this database. `budget_mb` defaults to `pg_optimizer.advisor_budget_mb`.
+#[pg_extern(volatile, parallel_unsafe)]
+#[allow(clippy::type_complexity)]
+fn index_advice(
+    budget_mb: default!(Option<i32>, "NULL"),
+    max_indexes_per_table: default!(Option<i32>, "NULL"),
+    include_drops: default!(bool, true),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(action, String),
+            name!(ddl, Option<String>),
+            name!(table_name, Option<String>),
+            name!(index_name, Option<String>),
+            name!(columns, Vec<String>),
+            name!(include_columns, Vec<String>),
+            name!(method, Option<String>),
+            name!(predicate, Option<String>),
+            name!(estimated_bytes, Option<i64>),
+            name!(estimated_size, Option<String>),
+            name!(workload_cost_before, Option<f64>),
+            name!(workload_cost_after, Option<f64>),
+            name!(benefit, Option<f64>),
+            name!(benefit_share, Option<f64>),
+            name!(queryids, Vec<i64>),
+            name!(write_penalty, Option<f64>),
+            name!(planner_calls, i64),
+            name!(reason, String),
+        ),
+    >,
+> {
+    let r = advise(&options(budget_mb, max_indexes_per_table, include_drops))?;
+    let calls = r.planner_calls as i64;
+    let rows: Vec<_> = r
+        .rows
+        .into_iter()
+        .map(|x| {
+            let create = x.action == "create";
+            let sized = x.action != "note";
+            (
+                x.action.to_string(),
+                x.ddl,
+                x.table_name,
+                x.index_name,
+                x.columns,
+                x.include,
+                x.method,
+                x.predicate,
+                sized.then_some(x.bytes as i64),
+                sized.then(|| crate::advisor::explain::size_pretty(x.bytes)),
+                create.then_some(x.cost_before),
+                create.then_some(x.cost_after),
+                create.then_some(x.benefit),
+                create.then_some(x.benefit_share),
+                x.queryids,
+                sized.then_some(x.write_penalty),
+                calls,
+                x.reason,
+            )
+        })
+        .collect();
+    Ok(TableIterator::new(rows))
+}
+
+/// The advice as text: recommendations, then notes, rejected candidates and what the run did.
+#[pg_extern(volatile, parallel_unsafe)]
+fn index_advice_report(budget_mb: default!(Option<i32>, "NULL")) -> Result<String> {
+    let o = options(budget_mb, None, true);
+    let r = advise(&o)?;
+    let mut s = String::new();
+    let creates: Vec<_> = r.rows.iter().filter(|x| x.action == "create").collect();
+    let drops: Vec<_> = r.rows.iter().filter(|x| x.action == "drop").collect();
+    let notes: Vec<_> = r.rows.iter().filter(|x| x.action == "note").collect();
+    s += &format!(
+        "Index advice for {} recorded statements (budget {} MB)\n",
+        r.statements,
+        (o.budget_bytes / 1048576.0).round()
+    );
+    if let Some(c) = creates.first() {
+        s += &format!("Workload cost: {:.0} -> {:.0} per hour ({:.1}% less)\n", c.cost_before, c.cost_after, 100.0 * (1.0 - c.cost_after / c.cost_before.max(1e-9)));
+    }
+    s += "\n";
+    if creates.is_empty() {
+        s += "No new index pays for itself.\n";
+    }
+    for (i, c) in creates.iter().enumerate() {
+        s += &format!("{}. {};\n   {} ({}), helps queryids {:?}\n", i + 1, c.ddl.as_deref().unwrap_or(""), c.reason, crate::advisor::explain::size_pretty(c.bytes), c.queryids);
+    }
+    for d in &drops {
+        s += &format!("- {};\n   {}\n", d.ddl.as_deref().unwrap_or(""), d.reason);
+    }
+    for n in &notes {
+        s += &format!("note: {}\n", n.reason);
+    }
+    for j in &r.rejected {
+        s += &format!("rejected: {j}\n");
+    }
+    s += &format!(
+        "\n{} candidates, {} planner calls, {} cache hits{}, {:.1} s\n",
+        r.candidates,
+        r.planner_calls,
+        r.cache_hits,
+        if r.capped { ", stopped at pg_optimizer.advisor_max_planner_calls" } else { "" },
+        r.seconds
+    );
+    Ok(s)
+}

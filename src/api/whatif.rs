@@ -1,0 +1,159 @@
+//! Hypothetical indexes from SQL: `hypothetical_index(ddl)`, the `hypothetical_indexes` view,
+//! `drop_hypothetical(...)` and `explain_with(query, indexes)`.
+//!
+//! Hypothetical indexes belong to the session that created them (like HypoPG's), never reach
+//! the catalogs and are never used by real execution.
+
+use crate::error::Result;
+use crate::whatif::{self, plan};
+use pgrx::prelude::*;
+
+/// Define a hypothetical index from `CREATE INDEX` text. Returns its fake OID and its name.
+#[pg_extern(volatile, strict, parallel_unsafe)]
+fn hypothetical_index(ddl: &str) -> Result<TableIterator<'static, (name!(indexrelid, pg_sys::Oid), name!(indexname, String))>> {
+    let h = whatif::create(ddl, true);
+    Ok(TableIterator::once((h.oid, h.name.clone())))
+}
+
+unsafe extern "C-unwind" {
+    fn find_all_inheritors(parent: pg_sys::Oid, lockmode: pg_sys::LOCKMODE, numparents: *mut *mut pg_sys::List) -> *mut pg_sys::List;
+}
+
+/// Size estimate of one hypothetical index on table `relid` (summed over the leaves of a
+/// partitioned table): (bytes, tuples, tree height, leaves).
+pub(crate) fn estimate_on(h: &whatif::Hypo) -> (i64, f64, i32, i32) {
+    unsafe {
+        let leaves: Vec<pg_sys::Oid> = if pg_sys::get_rel_relkind(h.relid) as u8 == b'p' {
+            let l = find_all_inheritors(h.relid, pg_sys::AccessShareLock as _, std::ptr::null_mut());
+            (0..(*l).length as usize)
+                .map(|i| (*(*l).elements.add(i)).oid_value)
+                .filter(|&o| pg_sys::get_rel_relkind(o) as u8 == b'r')
+                .collect()
+        } else {
+            vec![h.relid]
+        };
+        let (mut bytes, mut tuples, mut height) = (0.0, 0.0, -1);
+        for &leaf in &leaves {
+            let spec = if leaf == h.relid {
+                h.spec.clone()
+            } else {
+                let (stmt, _) = whatif::define::parse(h.ddl.to_str().unwrap());
+                whatif::define::build(stmt, leaf, &h.ddl)
+            };
+            let rel = pg_sys::table_open(leaf, pg_sys::AccessShareLock as _);
+            let (mut pages, mut reltuples, mut allvis) = (0u32, 0.0f64, 0.0f64);
+            pg_sys::estimate_rel_size(rel, std::ptr::null_mut(), &mut pages, &mut reltuples, &mut allvis);
+            pg_sys::table_close(rel, pg_sys::AccessShareLock as _);
+            let e = whatif::estimate(&spec, reltuples, pages as f64);
+            bytes += e.bytes();
+            tuples += e.tuples;
+            height = height.max(e.tree_height);
+        }
+        (bytes as i64, tuples, height, if pg_sys::get_rel_relkind(h.relid) as u8 == b'p' { leaves.len() as i32 } else { 0 })
+    }
+}
+
+/// Rows of `optimizer.hypothetical_indexes`.
+#[pg_extern(volatile, parallel_unsafe)]
+fn hypothetical_indexes_raw() -> TableIterator<
+    'static,
+    (
+        name!(indexrelid, pg_sys::Oid),
+        name!(indexname, String),
+        name!(relid, pg_sys::Oid),
+        name!(am, String),
+        name!(definition, String),
+        name!(estimated_bytes, i64),
+        name!(estimated_tuples, f64),
+        name!(tree_height, Option<i32>),
+        name!(leaf_partitions, i32),
+    ),
+> {
+    let rows: Vec<_> = whatif::list()
+        .iter()
+        .map(|h| {
+            let (bytes, tuples, height, leaves) = estimate_on(h);
+            let am = match h.spec.am {
+                whatif::define::Am::Btree => "btree",
+                whatif::define::Am::Hash => "hash",
+                whatif::define::Am::Brin => "brin",
+                whatif::define::Am::Gin => "gin",
+            };
+            (
+                h.oid,
+                h.name.clone(),
+                h.relid,
+                am.to_string(),
+                h.ddl.to_string_lossy().into_owned(),
+                bytes,
+                tuples,
+                (height >= 0).then_some(height),
+                leaves,
+            )
+        })
+        .collect();
+    TableIterator::new(rows)
+}
+
+/// Forget one hypothetical index; false if this session has none with that OID.
+#[pg_extern(volatile, strict, parallel_unsafe)]
+fn drop_hypothetical(indexrelid: pg_sys::Oid) -> bool {
+    whatif::drop(Some(indexrelid)) == 1
+}
+
+/// Forget every hypothetical index of this session; returns how many there were.
+#[pg_extern(volatile, parallel_unsafe, name = "drop_hypothetical")]
+fn drop_all_hypothetical() -> i64 {
+    whatif::drop(None) as i64
+}
+
+/// Plan `query` without and with the indexes in `indexes` (CREATE INDEX texts, used only for
+/// this call) plus this session's hypothetical indexes. A query with `$n` gets its generic plan.
+#[pg_extern(volatile, parallel_unsafe)]
+fn explain_with(
+    query: &str,
+    indexes: default!(Vec<String>, "'{}'"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(startup_without, f64),
+            name!(total_without, f64),
+            name!(startup_with, f64),
+            name!(total_with, f64),
+            name!(used, Vec<String>),
+            name!(plan_without, String),
+            name!(plan_with, String),
+        ),
+    >,
+> {
+    whatif::clear_ephemeral();
+    let result = (|| {
+        let mut set: Vec<pg_sys::Oid> = whatif::list().iter().map(|h| h.oid).collect();
+        for ddl in &indexes {
+            set.push(whatif::create(ddl, false).oid);
+        }
+        let st = plan::Statement::prepare(query, &[]).map_err(|m| bad_query(query, &m))?;
+        let without = st.plan(true, true).map_err(|m| bad_query(query, &m))?;
+        let with = whatif::with_costing_scope(&set, || st.plan(true, true)).map_err(|m| bad_query(query, &m))?;
+        let used = with.used.iter().map(|&o| whatif::name_of(o).unwrap_or_default()).collect();
+        Ok(TableIterator::once((
+            without.startup,
+            without.total,
+            with.startup,
+            with.total,
+            used,
+            without.text.unwrap_or_default(),
+            with.text.unwrap_or_default(),
+        )))
+    })();
+    whatif::clear_ephemeral();
+    result
+}
+
+fn bad_query(query: &str, message: &str) -> pgrx::pg_sys::panic::ErrorReport {
+    let q: String = query.chars().take(200).collect();
+    pgrx::pg_sys::panic::ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("cannot plan the query: {message}"), "pg_optimizer")
+        .set_detail(format!("query: {q}"))
+        .set_hint("Pass one SELECT, UPDATE, DELETE or INSERT statement; $1, $2 ... parameters are planned generically.")
+}

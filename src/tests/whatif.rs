@@ -1,0 +1,185 @@
+// Hypothetical indexes: the planner picks them in EXPLAIN and explain_with, real execution never
+// sees them, sizes follow the data, errors are clear, scope never leaks.
+
+fn plan_of(sql: &str) -> String {
+    Spi::connect(|c| {
+        let mut lines = vec![];
+        for row in c.select(&format!("EXPLAIN (COSTS OFF) {sql}"), None, &[]).unwrap() {
+            lines.push(row.get::<String>(1).unwrap().unwrap());
+        }
+        lines.join("\n")
+    })
+}
+
+fn wi_setup(table: &str) {
+    Spi::run("SET max_parallel_workers_per_gather = 0").unwrap();
+    Spi::run(&format!(
+        "CREATE TABLE {table} AS SELECT g AS a, g % 100 AS b, md5(g::text) AS c,
+                jsonb_build_object('k', g % 50) AS d, ARRAY[g % 10, g % 7] AS e,
+                CASE WHEN g % 100 = 0 THEN 'pending' ELSE 'done' END AS status
+           FROM generate_series(1, 50000) g"
+    ))
+    .unwrap();
+    Spi::run(&format!("ANALYZE {table}")).unwrap();
+}
+
+#[pg_test]
+fn explain_uses_a_hypothetical_btree_and_execution_does_not() {
+    wi_setup("w_bt");
+    assert!(plan_of("SELECT * FROM w_bt WHERE a = 42").contains("Seq Scan"));
+    let name = Spi::get_one::<String>("SELECT indexname FROM optimizer.hypothetical_index('CREATE INDEX ON w_bt (a)')").unwrap().unwrap();
+    assert!(name.ends_with("w_bt_a_idx"), "{name}");
+    let plan = plan_of("SELECT * FROM w_bt WHERE a = 42");
+    assert!(plan.contains(&format!("Index Scan using \"{name}\" on w_bt")), "{plan}");
+    // Real execution and EXPLAIN ANALYZE never see it, and it is not in the catalog.
+    assert_eq!(Spi::get_one::<i32>("SELECT b FROM w_bt WHERE a = 42").unwrap(), Some(42));
+    let analyzed = Spi::connect(|c| {
+        c.select("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM w_bt WHERE a = 42", None, &[])
+            .unwrap()
+            .map(|r| r.get::<String>(1).unwrap().unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    assert!(analyzed.contains("Seq Scan") && !analyzed.contains("Index"), "{analyzed}");
+    assert_eq!(Spi::get_one::<i64>("SELECT count(*) FROM pg_class WHERE oid IN (SELECT indexrelid FROM optimizer.hypothetical_indexes)").unwrap(), Some(0));
+    // Off switch, then drop.
+    Spi::run("SET pg_optimizer.hypothetical_explain = off").unwrap();
+    assert!(plan_of("SELECT * FROM w_bt WHERE a = 42").contains("Seq Scan"));
+    Spi::run("RESET pg_optimizer.hypothetical_explain").unwrap();
+    assert_eq!(Spi::get_one::<i64>("SELECT optimizer.drop_hypothetical()").unwrap(), Some(1));
+    assert!(plan_of("SELECT * FROM w_bt WHERE a = 42").contains("Seq Scan"));
+}
+
+#[pg_test]
+fn order_desc_include_partial_and_expression_indexes_are_planned() {
+    wi_setup("w_kinds");
+    Spi::run("SELECT optimizer.hypothetical_index('CREATE INDEX ON w_kinds (b, a DESC) INCLUDE (c)')").unwrap();
+    let p = plan_of("SELECT b, a, c FROM w_kinds WHERE b = 5 ORDER BY a DESC LIMIT 3");
+    assert!(p.contains("Index Only Scan using") && !p.contains("Sort"), "{p}");
+    Spi::run("SELECT optimizer.hypothetical_index('CREATE INDEX ON w_kinds (a) WHERE status = ''pending''')").unwrap();
+    let p = plan_of("SELECT * FROM w_kinds WHERE status = 'pending' AND a < 1000");
+    assert!(p.contains("w_kinds_a_idx"), "{p}");
+    // The partial index is not used where the query does not imply its predicate.
+    let p = plan_of("SELECT * FROM w_kinds WHERE a < 10");
+    assert!(!p.contains("w_kinds_a_idx"), "{p}");
+    Spi::run("SELECT optimizer.hypothetical_index('CREATE INDEX ON w_kinds (lower(c))')").unwrap();
+    let p = plan_of("SELECT * FROM w_kinds WHERE lower(c) = 'x'");
+    assert!(p.contains("w_kinds_expr_idx"), "{p}");
+    // Through a join where the table is not the first range-table entry.
+    let p = plan_of("SELECT * FROM (VALUES (1)) v(x) JOIN w_kinds k ON k.a = v.x WHERE lower(k.c) = 'x'");
+    assert!(p.contains("w_kinds_expr_idx"), "{p}");
+    Spi::run("SELECT optimizer.drop_hypothetical()").unwrap();
+}
+
+#[pg_test]
+fn gin_brin_and_hash_are_planned() {
+    wi_setup("w_am");
+    Spi::run("SELECT optimizer.hypothetical_index('CREATE INDEX ON w_am USING gin (d jsonb_path_ops)')").unwrap();
+    Spi::run("SELECT optimizer.hypothetical_index('CREATE INDEX ON w_am USING gin (e)')").unwrap();
+    Spi::run("SELECT optimizer.hypothetical_index('CREATE INDEX ON w_am USING hash (c)')").unwrap();
+    assert!(plan_of("SELECT * FROM w_am WHERE d @> '{\"k\": 3}'").contains("Bitmap Index Scan on"));
+    assert!(plan_of("SELECT * FROM w_am WHERE e @> ARRAY[3]").contains("Bitmap Index Scan on"));
+    assert!(plan_of("SELECT * FROM w_am WHERE c = 'x'").contains("w_am_c_idx"));
+    Spi::run("SELECT optimizer.hypothetical_index('CREATE INDEX ON w_am USING brin (a)')").unwrap();
+    Spi::run("SET enable_seqscan = off").unwrap();
+    assert!(plan_of("SELECT * FROM w_am WHERE a BETWEEN 10 AND 20").contains("Bitmap"));
+    Spi::run("RESET enable_seqscan").unwrap();
+    let am: Vec<String> = Spi::connect(|c| {
+        c.select("SELECT am || ':' || (estimated_bytes > 0) FROM optimizer.hypothetical_indexes ORDER BY indexrelid DESC", None, &[])
+            .unwrap()
+            .map(|r| r.get::<String>(1).unwrap().unwrap())
+            .collect()
+    });
+    assert_eq!(am, vec!["gin:true", "gin:true", "hash:true", "brin:true"]);
+    Spi::run("SELECT optimizer.drop_hypothetical()").unwrap();
+}
+
+#[pg_test]
+fn btree_size_estimate_matches_a_real_build() {
+    wi_setup("w_size");
+    for (ddl, real) in [("CREATE INDEX w_size_r1 ON w_size (a)", "w_size_r1"), ("CREATE INDEX w_size_r2 ON w_size (b, c)", "w_size_r2")] {
+        let oid = Spi::get_one_with_args::<pg_sys::Oid>("SELECT indexrelid FROM optimizer.hypothetical_index($1)", &[ddl.into()]).unwrap().unwrap();
+        let est = Spi::get_one_with_args::<i64>("SELECT estimated_bytes FROM optimizer.hypothetical_indexes WHERE indexrelid = $1", &[oid.into()])
+            .unwrap()
+            .unwrap();
+        Spi::run(ddl).unwrap();
+        let got = Spi::get_one::<i64>(&format!("SELECT pg_relation_size('{real}')")).unwrap().unwrap();
+        let ratio = est as f64 / got as f64;
+        assert!((0.8..1.25).contains(&ratio), "{ddl}: estimated {est}, real {got}");
+    }
+    Spi::run("SELECT optimizer.drop_hypothetical()").unwrap();
+}
+
+#[pg_test]
+fn explain_with_costs_both_plans_and_leaves_no_index_behind() {
+    wi_setup("w_ew");
+    let (without, with, used) = Spi::get_three::<f64, f64, Vec<String>>(
+        "SELECT total_without, total_with, used FROM optimizer.explain_with('SELECT * FROM w_ew WHERE b = 7 AND a > 100', ARRAY['CREATE INDEX ON w_ew (b, a)'])",
+    )
+    .unwrap();
+    assert!(with.unwrap() < without.unwrap() / 2.0);
+    assert!(used.unwrap()[0].ends_with("w_ew_b_a_idx"));
+    assert_eq!(Spi::get_one::<i64>("SELECT count(*) FROM optimizer.hypothetical_indexes").unwrap(), Some(0));
+    // A parameterised text gets its generic plan.
+    let (w, wo) = Spi::get_two::<f64, f64>(
+        "SELECT total_with, total_without FROM optimizer.explain_with('SELECT * FROM w_ew WHERE a = $1', ARRAY['CREATE INDEX ON w_ew (a)'])",
+    )
+    .unwrap();
+    assert!(w.unwrap() < wo.unwrap());
+}
+
+#[pg_test(error = "column \"nope\" does not exist")]
+fn unknown_column_is_a_clear_error() {
+    wi_setup("w_err");
+    Spi::run("SELECT optimizer.hypothetical_index('CREATE INDEX ON w_err (nope)')").unwrap();
+}
+
+#[pg_test(error = "not a single CREATE INDEX statement: SELECT 1")]
+fn non_index_ddl_is_refused() {
+    Spi::run("SELECT optimizer.hypothetical_index('SELECT 1')").unwrap();
+}
+
+#[pg_test]
+fn a_failed_explain_leaves_no_scope_behind() {
+    wi_setup("w_leak");
+    Spi::run("SELECT optimizer.hypothetical_index('CREATE INDEX ON w_leak (a)')").unwrap();
+    // A stable function that queries the table: its own (nested) plan must never see the index.
+    Spi::run("CREATE FUNCTION w_leak_f() RETURNS int STABLE LANGUAGE plpgsql AS $$ BEGIN RETURN (SELECT b FROM w_leak WHERE a = 42); END $$").unwrap();
+    let p = plan_of("SELECT * FROM w_leak WHERE a = w_leak_f()");
+    assert!(p.contains("w_leak_a_idx"), "{p}");
+    assert_eq!(Spi::get_one::<i32>("SELECT w_leak_f()").unwrap(), Some(42));
+    // A prepared statement's generic plan is never planned with it.
+    Spi::run("PREPARE w_leak_p(int) AS SELECT b FROM w_leak WHERE a = $1").unwrap();
+    Spi::run("SET plan_cache_mode = force_generic_plan").unwrap();
+    assert!(!plan_of("EXECUTE w_leak_p(42)").contains("w_leak_a_idx"));
+    Spi::run("DEALLOCATE w_leak_p").unwrap();
+    Spi::run("RESET plan_cache_mode").unwrap();
+    Spi::run("SELECT optimizer.drop_hypothetical()").unwrap();
+}
+
+#[pg_test]
+fn partitions_get_the_parent_index_by_column_name() {
+    Spi::run("SET max_parallel_workers_per_gather = 0").unwrap();
+    Spi::run("CREATE TABLE w_part (k int, v int, t text) PARTITION BY RANGE (k)").unwrap();
+    Spi::run("CREATE TABLE w_part_1 PARTITION OF w_part FOR VALUES FROM (0) TO (50000)").unwrap();
+    // A leaf with a dropped column and another column order, attached later.
+    Spi::run("CREATE TABLE w_part_2 (junk int, t text, v int, k int)").unwrap();
+    Spi::run("ALTER TABLE w_part_2 DROP COLUMN junk").unwrap();
+    Spi::run("ALTER TABLE w_part ATTACH PARTITION w_part_2 FOR VALUES FROM (50000) TO (100000)").unwrap();
+    Spi::run("INSERT INTO w_part SELECT g, g % 1000, 'x' FROM generate_series(0, 99999) g").unwrap();
+    Spi::run("ANALYZE w_part").unwrap();
+    Spi::run("SELECT optimizer.hypothetical_index('CREATE INDEX ON w_part (v)')").unwrap();
+    let p = plan_of("SELECT * FROM w_part WHERE v = 5");
+    assert_eq!(p.matches("w_part_v_idx").count(), 2, "{p}");
+    let verbose = Spi::connect(|c| {
+        c.select("EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM w_part WHERE v = 5 AND k >= 50000", None, &[])
+            .unwrap()
+            .map(|r| r.get::<String>(1).unwrap().unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    // The leaf's own attnum of v (3, against 2 in the parent) carries the index condition.
+    assert!(verbose.contains("Bitmap Heap Scan on public.w_part_2") && verbose.contains("Index Cond: (w_part.v = 5)"), "{verbose}");
+    assert_eq!(Spi::get_one::<i32>("SELECT leaf_partitions FROM optimizer.hypothetical_indexes").unwrap(), Some(2));
+    Spi::run("SELECT optimizer.drop_hypothetical()").unwrap();
+}

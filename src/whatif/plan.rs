@@ -1,0 +1,453 @@
+//! Planning a statement with and without hypothetical indexes.
+//!
+//! A [`Statement`] is parsed, analysed and rewritten once (inside a subtransaction, so a statement
+//! that no longer parses is reported, not fatal) into a memory context of its own. Each costing
+//! plans a `copyObject` of it (the planner scribbles on its input) in a scratch context that is
+//! reset afterwards; only numbers and OIDs leave. Plans are never executed.
+//!
+//! Parameters: a statement with `$n` and known values (an example's bound parameters) is planned
+//! with those values as constants, like a custom plan; without values it gets the generic plan
+//! (`boundParams = NULL`), which is what `PREPARE` + `force_generic_plan` costs.
+
+use super::define::list_nodes;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use std::ffi::{CStr, CString};
+
+/// Costs of one plan.
+#[derive(Clone, Debug, Default)]
+pub struct Costed {
+    pub startup: f64,
+    pub total: f64,
+    /// Hypothetical indexes the plan uses.
+    pub used: Vec<pg_sys::Oid>,
+    /// Tables (relkind r, m, p) the plan reads, including through views.
+    pub tables: Vec<pg_sys::Oid>,
+    pub text: Option<String>,
+}
+
+/// An analysed statement, ready to be planned many times.
+pub struct Statement {
+    cxt: pg_sys::MemoryContext,
+    scratch: pg_sys::MemoryContext,
+    queries: *mut pg_sys::List,
+    params: pg_sys::ParamListInfo,
+    text: CString,
+}
+
+impl Drop for Statement {
+    fn drop(&mut self) {
+        unsafe {
+            // The scratch context is a child of `cxt`.
+            if !self.cxt.is_null() {
+                pg_sys::MemoryContextDelete(self.cxt);
+            }
+        }
+    }
+}
+
+fn message_of(e: &pg_sys::panic::CaughtError) -> String {
+    match e {
+        pg_sys::panic::CaughtError::PostgresError(r)
+        | pg_sys::panic::CaughtError::ErrorReport(r)
+        | pg_sys::panic::CaughtError::RustPanic { ereport: r, .. } => r.message().to_string(),
+    }
+}
+
+/// Run `body` in an internal subtransaction: an ERROR inside rolls it back and comes back as
+/// `Err(message)`; the caller's memory context and resource owner are restored either way.
+pub fn in_subtransaction<R>(body: impl FnOnce() -> R) -> Result<R, String> {
+    unsafe {
+        let cxt = pg_sys::CurrentMemoryContext;
+        let owner = pg_sys::CurrentResourceOwner;
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(cxt);
+        let body = std::panic::AssertUnwindSafe(body);
+        PgTryBuilder::new(move || {
+            let r = body();
+            pg_sys::ReleaseCurrentSubTransaction();
+            pg_sys::MemoryContextSwitchTo(cxt);
+            pg_sys::CurrentResourceOwner = owner;
+            Ok(r)
+        })
+        .catch_others(|e| {
+            pg_sys::MemoryContextSwitchTo(cxt);
+            pg_sys::RollbackAndReleaseCurrentSubTransaction();
+            pg_sys::MemoryContextSwitchTo(cxt);
+            pg_sys::CurrentResourceOwner = owner;
+            Err(message_of(&e))
+        })
+        .execute()
+    }
+}
+
+unsafe fn new_context(name: &CStr) -> pg_sys::MemoryContext {
+    unsafe {
+        pg_sys::AllocSetContextCreateInternal(
+            pg_sys::CurrentMemoryContext,
+            name.as_ptr(),
+            pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
+            pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+            pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+        )
+    }
+}
+
+/// Parse `$1 = 'a', $2 = NULL, ...` (PostgreSQL's parameter log format) into values by number.
+pub fn parse_param_log(s: &str) -> Vec<Option<String>> {
+    let mut out: Vec<Option<String>> = vec![];
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && (b[i] == b' ' || b[i] == b',') {
+            i += 1;
+        }
+        if i >= b.len() || b[i] != b'$' {
+            break;
+        }
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let Ok(n) = s[start..i].parse::<usize>() else { break };
+        while i < b.len() && (b[i] == b' ' || b[i] == b'=') {
+            i += 1;
+        }
+        let value = if s[i..].starts_with("NULL") {
+            i += 4;
+            None
+        } else if i < b.len() && b[i] == b'\'' {
+            i += 1;
+            let mut v = Vec::new();
+            while i < b.len() {
+                if b[i] == b'\'' {
+                    if i + 1 < b.len() && b[i + 1] == b'\'' {
+                        v.push(b'\'');
+                        i += 2;
+                        continue;
+                    }
+                    i += 1;
+                    break;
+                }
+                v.push(b[i]);
+                i += 1;
+            }
+            Some(String::from_utf8_lossy(&v).into_owned())
+        } else {
+            break;
+        };
+        if n == 0 {
+            break;
+        }
+        if out.len() < n {
+            out.resize(n, None);
+        }
+        out[n - 1] = value;
+    }
+    out
+}
+
+impl Statement {
+    /// Parse and analyse `text` (one statement). `params`: values of `$1..$n` as text (None =
+    /// NULL), or empty for a generic plan. Only SELECT, UPDATE, DELETE and INSERT ... SELECT
+    /// with a plannable query are accepted; utility statements are refused with a reason.
+    pub fn prepare(text: &str, params: &[Option<String>]) -> Result<Statement, String> {
+        let ctext = CString::new(text).map_err(|_| "query text contains a NUL byte".to_string())?;
+        unsafe {
+            let cxt = new_context(c"pg_optimizer what-if statement");
+            let scratch = {
+                let old = pg_sys::MemoryContextSwitchTo(cxt);
+                let s = new_context(c"pg_optimizer what-if plan");
+                pg_sys::MemoryContextSwitchTo(old);
+                s
+            };
+            let mut st = Statement { cxt, scratch, queries: std::ptr::null_mut(), params: std::ptr::null_mut(), text: ctext };
+            let ptext = st.text.as_ptr();
+            let analysed = in_subtransaction(|| {
+                let old = pg_sys::MemoryContextSwitchTo(cxt);
+                let raws = list_nodes::<pg_sys::RawStmt>(pg_sys::pg_parse_query(ptext));
+                if raws.len() != 1 {
+                    pg_sys::MemoryContextSwitchTo(old);
+                    return Err(format!("{} statements in the text; one is needed", raws.len()));
+                }
+                let mut types: *mut pg_sys::Oid = std::ptr::null_mut();
+                let mut n: i32 = 0;
+                let queries = analyse(raws[0], ptext, &mut types, &mut n);
+                let bound = if params.is_empty() || n == 0 { std::ptr::null_mut() } else { bind(types, n, params) };
+                pg_sys::MemoryContextSwitchTo(old);
+                Ok((queries, bound))
+            })??;
+            st.queries = analysed.0;
+            st.params = analysed.1;
+            for q in list_nodes::<pg_sys::Query>(st.queries) {
+                if (*q).commandType == pg_sys::CmdType::CMD_UTILITY {
+                    return Err("utility statements have no plan to cost".into());
+                }
+            }
+            Ok(st)
+        }
+    }
+
+    /// Per table read directly by the top level of the statement, the columns it references
+    /// anywhere there (output, WHERE, join conditions, GROUP BY, ORDER BY): what an index-only
+    /// scan would have to return. Statements with sub-selects give nothing (not needed for
+    /// correctness: INCLUDE is only proposed when this is known).
+    pub fn columns(&self) -> Vec<(pg_sys::Oid, Vec<i16>)> {
+        let mut out: Vec<(pg_sys::Oid, Vec<i16>)> = vec![];
+        unsafe {
+            for q in list_nodes::<pg_sys::Query>(self.queries) {
+                if (*q).hasSubLinks || (*q).commandType != pg_sys::CmdType::CMD_SELECT || !(*q).cteList.is_null() {
+                    continue;
+                }
+                for (i, rte) in list_nodes::<pg_sys::RangeTblEntry>((*q).rtable).into_iter().enumerate() {
+                    if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION {
+                        continue;
+                    }
+                    let mut set: *mut pg_sys::Bitmapset = std::ptr::null_mut();
+                    let varno = (i + 1) as pg_sys::Index;
+                    for node in [(*q).targetList as *mut pg_sys::Node, (*q).jointree as *mut pg_sys::Node, (*q).havingQual] {
+                        if !node.is_null() {
+                            pg_sys::pull_varattnos(node, varno, &mut set);
+                        }
+                    }
+                    let mut cols = vec![];
+                    let mut m = -1;
+                    loop {
+                        m = pg_sys::bms_next_member(set, m);
+                        if m < 0 {
+                            break;
+                        }
+                        let attnum = m + pg_sys::FirstLowInvalidHeapAttributeNumber;
+                        if attnum > 0 {
+                            cols.push(attnum as i16);
+                        } else if attnum == 0 {
+                            // A whole-row reference: every column.
+                            cols.clear();
+                            cols.push(0);
+                            break;
+                        }
+                    }
+                    match out.iter_mut().find(|(r, _)| *r == (*rte).relid) {
+                        Some((_, c)) => {
+                            c.extend(cols);
+                            c.sort();
+                            c.dedup();
+                        }
+                        None => out.push(((*rte).relid, cols)),
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Plan with the current scope (see [`super::with_costing_scope`]). `explain`: also return
+    /// the EXPLAIN text. `check_permissions`: raise an error if the caller may not read a table.
+    pub fn plan(&self, explain: bool, check_permissions: bool) -> Result<Costed, String> {
+        unsafe {
+            let queries = self.queries;
+            let text = self.text.as_ptr();
+            let params = self.params;
+            let scratch = self.scratch;
+            let r = in_subtransaction(|| {
+                let old = pg_sys::MemoryContextSwitchTo(scratch);
+                let mut c = Costed::default();
+                for q in list_nodes::<pg_sys::Query>(queries) {
+                    let copy = pg_sys::copyObjectImpl(q as *const std::ffi::c_void) as *mut pg_sys::Query;
+                    let p = pg_sys::planner(copy, text, pg_sys::CURSOR_OPT_PARALLEL_OK as i32, params);
+                    if check_permissions {
+                        pg_sys::ExecCheckRTPerms((*p).rtable, true);
+                    }
+                    c.startup += (*(*p).planTree).startup_cost;
+                    c.total += (*(*p).planTree).total_cost;
+                    collect_indexes(p, &mut c.used);
+                    for oid in list_oids((*p).relationOids) {
+                        let k = pg_sys::get_rel_relkind(oid) as u8;
+                        if matches!(k, b'r' | b'm' | b'p') && !c.tables.contains(&oid) {
+                            c.tables.push(oid);
+                        }
+                    }
+                    if explain {
+                        let t = explain_text(p, text, params);
+                        c.text = Some(match c.text.take() {
+                            Some(prev) => prev + "\n" + &t,
+                            None => t,
+                        });
+                    }
+                }
+                pg_sys::MemoryContextSwitchTo(old);
+                c
+            });
+            pg_sys::MemoryContextReset(scratch);
+            r
+        }
+    }
+}
+
+#[cfg(any(feature = "pg15", feature = "pg16", feature = "pg17"))]
+unsafe fn analyse(raw: *mut pg_sys::RawStmt, text: *const std::ffi::c_char, types: &mut *mut pg_sys::Oid, n: &mut i32) -> *mut pg_sys::List {
+    unsafe { pg_sys::pg_analyze_and_rewrite_varparams(raw, text, types, n, std::ptr::null_mut()) }
+}
+
+#[cfg(any(feature = "pg13", feature = "pg14"))]
+unsafe fn analyse(raw: *mut pg_sys::RawStmt, text: *const std::ffi::c_char, types: &mut *mut pg_sys::Oid, n: &mut i32) -> *mut pg_sys::List {
+    unsafe {
+        let q = pg_sys::parse_analyze_varparams(raw, text, types, n);
+        pg_sys::pg_rewrite_query(q)
+    }
+}
+
+/// Parameter values as constants, converted by each parameter's input function.
+unsafe fn bind(types: *mut pg_sys::Oid, n: i32, values: &[Option<String>]) -> pg_sys::ParamListInfo {
+    unsafe {
+        let list = pg_sys::makeParamList(n);
+        let params = (*list).params.as_mut_slice(n as usize);
+        for (i, p) in params.iter_mut().enumerate() {
+            let mut typ = *types.add(i);
+            if typ == pg_sys::InvalidOid || typ == pg_sys::UNKNOWNOID {
+                typ = pg_sys::TEXTOID;
+            }
+            p.ptype = typ;
+            p.pflags = pg_sys::PARAM_FLAG_CONST as u16;
+            match values.get(i).cloned().flatten() {
+                None => {
+                    p.isnull = true;
+                    p.value = pg_sys::Datum::from(0);
+                }
+                Some(v) => {
+                    let (mut input, mut ioparam) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
+                    pg_sys::getTypeInputInfo(typ, &mut input, &mut ioparam);
+                    let cv = CString::new(v).unwrap_or_default();
+                    p.value = pg_sys::OidInputFunctionCall(input, cv.as_ptr() as *mut _, ioparam, -1);
+                    p.isnull = false;
+                }
+            }
+        }
+        (*list).numParams = n;
+        list
+    }
+}
+
+unsafe fn list_oids(list: *mut pg_sys::List) -> Vec<pg_sys::Oid> {
+    unsafe {
+        if list.is_null() {
+            return vec![];
+        }
+        (0..(*list).length as usize).map(|i| (*(*list).elements.add(i)).oid_value).collect()
+    }
+}
+
+/// Index OIDs of our hypothetical indexes anywhere in the plan (sub plans included).
+unsafe fn collect_indexes(p: *mut pg_sys::PlannedStmt, out: &mut Vec<pg_sys::Oid>) {
+    unsafe {
+        let mut stack: Vec<*mut pg_sys::Plan> = vec![(*p).planTree];
+        stack.extend(list_nodes::<pg_sys::Plan>((*p).subplans));
+        while let Some(plan) = stack.pop() {
+            if plan.is_null() {
+                continue;
+            }
+            use pg_sys::NodeTag::*;
+            let idx = match (*plan).type_ {
+                T_IndexScan => Some((*(plan as *mut pg_sys::IndexScan)).indexid),
+                T_IndexOnlyScan => Some((*(plan as *mut pg_sys::IndexOnlyScan)).indexid),
+                T_BitmapIndexScan => Some((*(plan as *mut pg_sys::BitmapIndexScan)).indexid),
+                _ => None,
+            };
+            if let Some(o) = idx {
+                if super::is_hypothetical(o) && !out.contains(&o) {
+                    out.push(o);
+                }
+            }
+            match (*plan).type_ {
+                T_Append => stack.extend(list_nodes::<pg_sys::Plan>((*(plan as *mut pg_sys::Append)).appendplans)),
+                T_MergeAppend => stack.extend(list_nodes::<pg_sys::Plan>((*(plan as *mut pg_sys::MergeAppend)).mergeplans)),
+                T_BitmapAnd => stack.extend(list_nodes::<pg_sys::Plan>((*(plan as *mut pg_sys::BitmapAnd)).bitmapplans)),
+                T_BitmapOr => stack.extend(list_nodes::<pg_sys::Plan>((*(plan as *mut pg_sys::BitmapOr)).bitmapplans)),
+                T_SubqueryScan => stack.push((*(plan as *mut pg_sys::SubqueryScan)).subplan),
+                T_CustomScan => stack.extend(list_nodes::<pg_sys::Plan>((*(plan as *mut pg_sys::CustomScan)).custom_plans)),
+                _ => {}
+            }
+            stack.push((*plan).lefttree);
+            stack.push((*plan).righttree);
+        }
+    }
+}
+
+/// EXPLAIN (costs) text of a plan, through the executor's EXPLAIN_ONLY start, which never opens
+/// an index (so hypothetical ones print by name) and checks permissions.
+unsafe fn explain_text(p: *mut pg_sys::PlannedStmt, text: *const std::ffi::c_char, params: pg_sys::ParamListInfo) -> String {
+    unsafe {
+        let es = pg_sys::NewExplainState();
+        (*es).costs = true;
+        (*es).format = pg_sys::ExplainFormat::EXPLAIN_FORMAT_TEXT;
+        pg_sys::ExplainBeginOutput(es);
+        #[cfg(not(feature = "pg17"))]
+        pg_sys::ExplainOnePlan(p, std::ptr::null_mut(), es, text, params, std::ptr::null_mut(), std::ptr::null(), std::ptr::null());
+        #[cfg(feature = "pg17")]
+        pg_sys::ExplainOnePlan(p, std::ptr::null_mut(), es, text, params, std::ptr::null_mut(), std::ptr::null(), std::ptr::null(), std::ptr::null());
+        pg_sys::ExplainEndOutput(es);
+        let s = CStr::from_ptr((*(*es).str_).data).to_string_lossy().into_owned();
+        s.trim_end().to_string()
+    }
+}
+
+/// Selectivity of an implicit-AND predicate list (nodeToString, varno 1) on `relid`: plan
+/// `SELECT FROM ONLY t` with and without it and divide the row estimates. Cached per session.
+pub unsafe fn selectivity(relid: pg_sys::Oid, pred: &CStr) -> f64 {
+    use std::collections::HashMap;
+    static mut CACHE: Option<HashMap<(u32, Vec<u8>), f64>> = None;
+    unsafe {
+        #[allow(static_mut_refs)]
+        let cache = CACHE.get_or_insert_with(HashMap::new);
+        let key = (u32::from(relid), pred.to_bytes().to_vec());
+        if let Some(&s) = cache.get(&key) {
+            return s;
+        }
+        let list = pg_sys::stringToNode(pred.as_ptr()) as *mut pg_sys::List;
+        let expr = pg_sys::make_ands_explicit(list);
+        let relname = pg_sys::get_rel_name(relid);
+        let ctx = pg_sys::deparse_context_for(relname, relid);
+        let where_ = CStr::from_ptr(pg_sys::deparse_expression(expr as *mut pg_sys::Node, ctx, false, false)).to_string_lossy().into_owned();
+        let nsp = CStr::from_ptr(pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relid))).to_string_lossy().into_owned();
+        let rel = CStr::from_ptr(relname).to_string_lossy().into_owned();
+        let table = format!("{}.{}", quote(&nsp), quote(&rel));
+        let rows = |sql: String| -> Option<f64> {
+            let st = Statement::prepare(&sql, &[]).ok()?;
+            let q = st.queries;
+            let text = st.text.as_ptr();
+            in_subtransaction(|| {
+                let copy = pg_sys::copyObjectImpl(list_nodes::<pg_sys::Query>(q)[0] as *const _) as *mut pg_sys::Query;
+                let p = pg_sys::planner(copy, text, 0, std::ptr::null_mut());
+                (*(*p).planTree).plan_rows
+            })
+            .ok()
+        };
+        // The alias makes the deparsed column references (qualified by the table name) resolve.
+        let all = rows(format!("SELECT FROM ONLY {table} AS {}", quote(&rel)));
+        let some = rows(format!("SELECT FROM ONLY {table} AS {} WHERE {where_}", quote(&rel)));
+        let s = match (all, some) {
+            (Some(a), Some(s)) if a > 0.0 => (s / a).min(1.0),
+            _ => 0.5,
+        };
+        cache.insert(key, s);
+        s
+    }
+}
+
+pub fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_param_log;
+
+    #[test]
+    fn parameter_log_round_trip() {
+        assert_eq!(parse_param_log("$1 = '42', $2 = 'it''s', $3 = NULL"), vec![Some("42".into()), Some("it's".into()), None]);
+        assert_eq!(parse_param_log(""), Vec::<Option<String>>::new());
+        assert_eq!(parse_param_log("$2 = 'x'"), vec![None, Some("x".into())]);
+        assert_eq!(parse_param_log("$1 = 'a, $2 = b'"), vec![Some("a, $2 = b".into())]);
+    }
+}
