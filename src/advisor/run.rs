@@ -184,7 +184,9 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
             // Both are brought to "per window" by scaling the penalty with the window length.
             penalty: pen * window_seconds(),
             extends: c.extends,
-            seed: c.extends.is_none(),
+            // Every rule-built candidate may be a first step: a covering or multi-column index can
+            // pay where its prefix alone does not (the planner keeps the seq scan for the prefix).
+            seed: true,
             label: ddl.clone(),
         });
         oids.push(h);

@@ -1,0 +1,85 @@
+"""The index advisor end to end on a real preloaded server: what needs VACUUM (index-only scans),
+statements cancelled by statement_timeout, and advice DDL run as given (CONCURRENTLY)."""
+
+import pytest
+
+from test_predicates import new_cluster
+
+PORT = 5496
+
+
+@pytest.fixture(scope="module")
+def ac():
+    c = new_cluster("advisor", PORT, {"max_parallel_workers_per_gather": "0"})
+    yield c
+    c.assert_healthy_log()
+    c.stop()
+
+
+@pytest.fixture
+def a(ac):
+    """Each test starts from an empty workload."""
+    ac.psql("SELECT optimizer.reset(); SELECT optimizer.reset_predicates();", db="app")
+    return ac
+
+
+def loaded(c):
+    """Forget the load's inserts: the write rates the advisor charges are the workload's, not the
+    bulk load's (a DBA resets statistics the same way after a load)."""
+    c.psql("SELECT pg_stat_reset(); SELECT pg_stat_clear_snapshot();", db="app")
+
+
+def advice(c, like):
+    return c.psql(f"SELECT action, ddl FROM optimizer.index_advice() WHERE table_name LIKE '%{like}%' ORDER BY ddl",
+                  db="app")
+
+
+def test_narrow_reads_get_a_covering_index(a):
+    ac = a
+    ac.psql("CREATE TABLE cov AS SELECT g AS id, g % 1000 AS k, g % 77 AS v, repeat('z', 200) AS pad "
+            "FROM generate_series(1, 100000) g; VACUUM ANALYZE cov;", db="app")
+    loaded(ac)
+    for _ in range(5):
+        ac.psql("SELECT k, v FROM cov WHERE k BETWEEN 10 AND 300", db="app")
+    rows = advice(ac, '"cov"')
+    assert len(rows) == 1, rows
+    assert 'USING btree ("k") INCLUDE ("v")' in rows[0][1] or 'USING btree ("k", "v")' in rows[0][1], rows
+
+
+def test_a_cancelled_statement_is_recorded_and_advised(a):
+    """The TPC-H Q17 shape: a correlated sub-select rescans a big table per outer row and never
+    finishes; it is cancelled, recorded with its example and filter, and the advisor finds the index."""
+    ac = a
+    ac.psql("CREATE TABLE parts AS SELECT g AS id, g % 50 AS brand FROM generate_series(1, 20000) g;"
+            "CREATE TABLE lines AS SELECT g AS id, g % 20000 AS part_id, g % 50 AS qty FROM generate_series(1, 400000) g;"
+            "ANALYZE parts; ANALYZE lines;", db="app")
+    loaded(ac)
+    sql = ("SET statement_timeout = '1s';\n"
+           "SELECT sum(l.qty) FROM lines l JOIN parts p ON p.id = l.part_id WHERE p.brand = 7 "
+           "AND l.qty < (SELECT avg(qty) FROM lines l2 WHERE l2.part_id = p.id);\n")
+    out = ac.psql(sql, db="app", check=False)
+    assert "canceling statement due to statement timeout" in ac.last_stderr, (out, ac.last_stderr)
+    row = ac.psql("SELECT calls, example IS NOT NULL FROM optimizer.statements WHERE query LIKE '%avg(qty)%'",
+                  db="app")
+    assert row == [["1", "t"]], row
+    filt = ac.psql("SELECT columns, operator FROM optimizer.predicates WHERE table_name = 'lines' "
+                   "AND kind = 'filter' AND avg_rows_filtered > 0", db="app")
+    assert ["{part_id}", "="] in filt, filt
+    rows = advice(ac, '"lines"')
+    assert any('USING btree ("part_id"' in r[1] for r in rows), rows
+
+
+def test_advice_ddl_runs_concurrently_and_the_planner_then_uses_it(a):
+    ac = a
+    ac.psql("CREATE TABLE runs AS SELECT g AS id, g % 5000 AS account FROM generate_series(1, 200000) g; "
+            "ANALYZE runs;", db="app")
+    loaded(ac)
+    for _ in range(5):
+        ac.psql("SELECT count(*) FROM runs WHERE account = 42", db="app")
+    rows = advice(ac, '"runs"')
+    assert len(rows) == 1 and rows[0][0] == "create" and "CONCURRENTLY" in rows[0][1], rows
+    ac.psql(rows[0][1], db="app")  # outside a transaction block, as CONCURRENTLY requires
+    plan = "\n".join(r[0] for r in ac.psql("EXPLAIN SELECT count(*) FROM runs WHERE account = 42", db="app"))
+    assert "runs_account_idx" in plan, plan
+    # Served now: the advisor stays silent about it.
+    assert [r for r in advice(ac, '"runs"') if r[0] == "create"] == []
