@@ -206,16 +206,26 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
         max_planner_calls: o.max_planner_calls,
         ..Default::default()
     };
-    // The minimum benefit is a share of the whole workload's cost.
-    let before: f64 = (0..stmts.len()).map(|q| select::CostModel::cost(&mut model, q, &[]).unwrap_or(0.0) * workload.weights[q]).sum();
-    settings.min_benefit = before * o.min_benefit_pct / 100.0;
+    // Each step must lower the workload cost (as it stands after the steps before it) by this
+    // share: relative to the current cost, so one enormous statement does not silence the rest.
+    settings.min_improvement = o.min_benefit_pct / 100.0;
+    settings.min_benefit = 0.0;
     let out = select::extend(&items, &workload, &mut model, &settings);
     let to_hour = HOUR / window_seconds().max(1.0);
 
+    // Final names: the plain one where free (candidate names carry counters to stay unique).
+    let mut final_names: BTreeSet<String> = tables.iter().flat_map(|t| t.existing.iter().map(|e| e.name.clone())).collect();
     for (k, &i) in out.chosen.iter().enumerate() {
         let c = &cands[i];
         let t = table_of[&c.def.relid];
-        let (name, _) = &ddls[i];
+        let cols = explain::columns_text(&c.def, t);
+        let mut name = explain::index_name(&t.name, &cols, "idx");
+        let mut n = 1;
+        while !final_names.insert(name.clone()) {
+            name = explain::index_name(&t.name, &cols, &format!("idx{n}"));
+            n += 1;
+        }
+        let name = &name;
         let helped: Vec<i64> = out.helped[k].iter().map(|&q| statements[q].queryid as i64).collect();
         let share = if out.cost_before > 0.0 { out.benefit[k] / out.cost_before } else { 0.0 };
         let facts = explain::CreateFacts {
