@@ -50,8 +50,9 @@ static SAVE: GucSetting<bool> = GucSetting::<bool>::new(true);
 static HYPOTHETICAL_EXPLAIN: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Storage the index advisor may spend on new indexes, MB. Default 1024.
 static ADVISOR_BUDGET_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
-/// Most new indexes the advisor proposes per table. Default 3.
-static ADVISOR_MAX_PER_TABLE: GucSetting<i32> = GucSetting::<i32>::new(3);
+/// Most new indexes the advisor proposes per table. Default 5 (the write-cost model is the main
+/// brake; this is a safety net).
+static ADVISOR_MAX_PER_TABLE: GucSetting<i32> = GucSetting::<i32>::new(5);
 /// Most planner calls one advisor run makes before it stops and reports what it has. Default 20000
 /// (about 20 s at ~1 ms a plan).
 static ADVISOR_MAX_PLANNER_CALLS: GucSetting<i32> = GucSetting::<i32>::new(20000);

@@ -20,6 +20,8 @@ pub struct Recorded {
     pub params: Vec<Option<String>>,
     pub calls: f64,
     pub total_ms: f64,
+    /// Rows returned or changed, all calls together.
+    pub rows: f64,
 }
 
 fn spi_err(e: pgrx::spi::SpiError) -> String {
@@ -29,10 +31,10 @@ fn spi_err(e: pgrx::spi::SpiError) -> String {
 /// Statements of this database the caller may read, one per query id (users and nesting levels
 /// merged), with their example. Utility statements and our own calls are left out.
 pub fn statements() -> Result<Vec<Recorded>, String> {
-    let sql = "SELECT queryid, query, example, example_params, calls, total_exec_time
+    let sql = "SELECT queryid, query, example, example_params, calls, total_exec_time, rows
                  FROM @extschema@.statements
                 WHERE dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
-                  AND queryid IS NOT NULL AND query !~* '^\\s*(explain|create|alter|drop|vacuum|analyze|copy|set|reset|show|begin|commit|rollback|prepare|execute|deallocate|truncate|grant|revoke|comment|cluster|reindex|refresh|lock|listen|notify|discard|checkpoint|do|call)\\M'
+                  AND queryid IS NOT NULL AND calls > 0 AND query !~* '^\\s*(explain|create|alter|drop|vacuum|analyze|copy|set|reset|show|begin|commit|rollback|prepare|execute|deallocate|truncate|grant|revoke|comment|cluster|reindex|refresh|lock|listen|notify|discard|checkpoint|do|call)\\M'
                   AND query !~ 'optimizer\\.'
                 ORDER BY queryid, example_exec_time DESC NULLS LAST";
     let sql = sql.replace("@extschema@", "optimizer");
@@ -45,10 +47,12 @@ pub fn statements() -> Result<Vec<Recorded>, String> {
             let params: Option<String> = row.get(4).map_err(spi_err)?;
             let calls = row.get::<i64>(5).map_err(spi_err)?.unwrap_or(0) as f64;
             let ms = row.get::<f64>(6).map_err(spi_err)?.unwrap_or(0.0);
+            let rows = row.get::<i64>(7).map_err(spi_err)?.unwrap_or(0) as f64;
             if let Some(last) = out.last_mut() {
                 if last.queryid == queryid {
                     last.calls += calls;
                     last.total_ms += ms;
+                    last.rows += rows;
                     continue;
                 }
             }
@@ -58,7 +62,7 @@ pub fn statements() -> Result<Vec<Recorded>, String> {
                 }
                 _ => (query.clone(), vec![]),
             };
-            out.push(Recorded { queryid, query, text, params, calls, total_ms: ms });
+            out.push(Recorded { queryid, query, text, params, calls, total_ms: ms, rows });
         }
         Ok::<_, String>(())
     })?;

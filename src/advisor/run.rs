@@ -4,7 +4,7 @@
 
 use super::catalog::{self, Recorded};
 use super::model::*;
-use super::{candidates, drop, explain, select, write_cost};
+use super::{candidates, coverage, drop, explain, select, write_cost};
 use crate::whatif::{self, plan};
 use pgrx::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -115,7 +115,19 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     for p in &plannable {
         relids.extend(p.2.tables.iter().map(|&t| u32::from(t)));
     }
-    let tables = catalog::tables(&relids.iter().copied().collect::<Vec<_>>())?;
+    let mut tables = catalog::tables(&relids.iter().copied().collect::<Vec<_>>())?;
+    // Which columns the recorded UPDATEs change, weighted by the rows they changed: an index on
+    // one of them turns those HOT updates into full ones (write_cost::p_block).
+    for (r, st, _) in &plannable {
+        if let Some((rel, cols)) = st.updated_columns() {
+            if let Some(t) = tables.iter_mut().find(|t| t.relid == u32::from(rel)) {
+                for c in cols {
+                    *t.updated_columns.entry(c).or_insert(0.0) += r.rows.max(r.calls);
+                }
+            }
+        }
+    }
+    let tables = tables;
     let table_of: HashMap<u32, &TableInfo> = tables.iter().map(|t| (t.relid, t)).collect();
     let columns = catalog::columns_used(&quals, &sorts);
     let statements: Vec<Statement> = plannable
@@ -188,6 +200,12 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
             // pay where its prefix alone does not (the planner keeps the seq scan for the prefix).
             seed: true,
             label: ddl.clone(),
+            covers: cands
+                .iter()
+                .enumerate()
+                .filter(|&(_, o)| !std::ptr::eq(o, c) && o.def.relid == c.def.relid && coverage::covers(&c.def, &o.def))
+                .map(|(j, _)| j)
+                .collect(),
         });
         oids.push(h);
         ddls.push((name, ddl));

@@ -41,6 +41,10 @@ pub struct Item {
     pub seed: bool,
     /// Canonical definition, used for deterministic tie-breaks.
     pub label: String,
+    /// Items this one serves entirely (same table; `coverage::covers`). A covered item is not
+    /// added beside a chosen one that covers it, and adding this one replaces a chosen item it
+    /// covers instead of keeping both.
+    pub covers: Vec<usize>,
 }
 
 /// The statements to optimise for.
@@ -346,6 +350,21 @@ pub fn extend(items: &[Item], w: &Workload, model: &mut dyn CostModel, s: &Setti
             if !it.seed || sel.contains(&c) {
                 continue;
             }
+            if sel.iter().any(|&k| items[k].covers.contains(&c)) {
+                // A chosen index already serves everything this one could.
+                last[c] = Some(Rejection::Outranked);
+                continue;
+            }
+            if let Some(&k) = sel.iter().find(|&&k| it.covers.contains(&k)) {
+                // It serves a chosen index's scans too: a replacement, not an addition.
+                let delta = it.bytes - items[k].bytes;
+                if size + delta > s.budget_bytes {
+                    last[c] = Some(Rejection::Budget);
+                } else {
+                    moves.push((c, Some(k), delta));
+                }
+                continue;
+            }
             if per_table.get(&it.table).copied().unwrap_or(0) >= s.max_per_table {
                 last[c] = Some(Rejection::TableCap);
             } else if size + it.bytes > s.budget_bytes {
@@ -356,7 +375,8 @@ pub fn extend(items: &[Item], w: &Workload, model: &mut dyn CostModel, s: &Setti
         }
         for &b in &sel {
             for (e, it) in items.iter().enumerate() {
-                if it.extends != Some(b) || sel.contains(&e) {
+                if it.extends != Some(b) || sel.contains(&e) || it.covers.contains(&b) && it.seed {
+                    // (A seed that covers `b` was already offered as b's replacement above.)
                     continue;
                 }
                 let delta = it.bytes - items[b].bytes;
@@ -602,7 +622,7 @@ mod tests {
         let label =
             format!("t{}({})", table, keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(","));
         Cand {
-            item: Item { table, bytes, penalty: 0.0, extends: None, seed, label },
+            item: Item { table, bytes, penalty: 0.0, extends: None, seed, label, covers: vec![] },
             idx: FIdx { keys: keys.to_vec(), pred: None },
         }
     }
@@ -737,6 +757,34 @@ mod tests {
         assert_eq!(o.benefit, vec![R - C10]);
         // (a) was chosen once, so it is not "rejected" although re-evaluated as a seed.
         assert!(o.rejected.is_empty());
+    }
+
+    #[test]
+    fn a_covering_seed_replaces_the_chosen_index_it_covers() {
+        // (1) pays first (best ratio); the seed (1,2) covers it, so taking (1,2) replaces (1)
+        // instead of keeping both.
+        let stmts = vec![vec![scan(1, vec![eq(1, 1.0 / 16.0), eq(2, 1.0 / 64.0)])]];
+        let mut cands = vec![cand(1, &[1], 100.0, true), cand(1, &[1, 2], 150.0, true)];
+        cands[1].item.covers = vec![0];
+        let (o, _) = run(&stmts, &[1.0], &cands, &Settings::default());
+        assert_eq!(o.chosen, vec![1]);
+        assert_eq!((o.steps[1].item, o.steps[1].replaced), (1, Some(0)));
+        assert_eq!(o.steps[1].delta_bytes, 50.0);
+    }
+
+    #[test]
+    fn a_covered_seed_is_not_added_beside_its_cover() {
+        // The caller says (2) serves everything (1) could (in the real advisor that comes from
+        // coverage::covers); here the fake planner would still gain from (1), so only the
+        // coverage rule keeps it out once (2) is chosen.
+        let stmts = vec![vec![scan(1, vec![eq(2, 1.0 / 1024.0)])], vec![scan(1, vec![eq(1, 1.0 / 1024.0)])]];
+        let mut cands = vec![cand(1, &[2], 100.0, true), cand(1, &[1], 100.0, true)];
+        let (both, _) = run(&stmts, &[10.0, 1.0], &cands, &Settings::default());
+        assert_eq!(both.chosen, vec![0, 1]);
+        cands[0].item.covers = vec![1];
+        let (o, _) = run(&stmts, &[10.0, 1.0], &cands, &Settings::default());
+        assert_eq!(o.chosen, vec![0]);
+        assert!(o.rejected.contains(&(1, Rejection::Outranked)), "{:?}", o.rejected);
     }
 
     #[test]

@@ -242,6 +242,43 @@ impl Statement {
         out
     }
 
+    /// For an UPDATE: the table and the columns its SET list assigns (what decides whether an
+    /// index costs the table its HOT updates).
+    pub fn updated_columns(&self) -> Option<(pg_sys::Oid, Vec<i16>)> {
+        unsafe {
+            for q in list_nodes::<pg_sys::Query>(self.queries) {
+                if (*q).commandType != pg_sys::CmdType::CMD_UPDATE || (*q).resultRelation <= 0 {
+                    continue;
+                }
+                let rte = list_nodes::<pg_sys::RangeTblEntry>((*q).rtable)[(*q).resultRelation as usize - 1];
+                #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
+                let set = (*rte).updatedCols;
+                #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
+                let set = {
+                    let infos = list_nodes::<pg_sys::RTEPermissionInfo>((*q).rteperminfos);
+                    match (*rte).perminfoindex as usize {
+                        0 => std::ptr::null_mut(),
+                        i => (*infos[i - 1]).updatedCols,
+                    }
+                };
+                let mut cols = vec![];
+                let mut m = -1;
+                loop {
+                    m = pg_sys::bms_next_member(set, m);
+                    if m < 0 {
+                        break;
+                    }
+                    let attnum = m + pg_sys::FirstLowInvalidHeapAttributeNumber;
+                    if attnum > 0 {
+                        cols.push(attnum as i16);
+                    }
+                }
+                return Some(((*rte).relid, cols));
+            }
+            None
+        }
+    }
+
     /// Plan with the current scope (see [`super::with_costing_scope`]). `explain`: also return
     /// the EXPLAIN text. `check_permissions`: raise an error if the caller may not read a table.
     pub fn plan(&self, explain: bool, check_permissions: bool) -> Result<Costed, String> {

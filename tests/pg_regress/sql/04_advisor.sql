@@ -1,0 +1,44 @@
+-- The index advisor seen through SQL: hypothetical indexes in EXPLAIN, explain_with, and the advice
+-- for a small shop workload (tables under 30,000 rows, so ANALYZE reads every row and the planner's
+-- costs, hence the advice, are the same on every run).
+SET max_parallel_workers_per_gather = 0;
+SET pg_optimizer.track = 'top';
+CREATE TABLE customers (id int PRIMARY KEY, email text NOT NULL, country text);
+CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL,
+                     created_at timestamptz NOT NULL, total numeric);
+INSERT INTO customers SELECT g, 'user' || g || '@example.com', (ARRAY['fr','de','us','jp'])[g % 4 + 1]
+  FROM generate_series(1, 5000) g;
+INSERT INTO orders SELECT g, g % 5000 + 1, CASE WHEN g % 100 = 0 THEN 'pending' ELSE 'shipped' END,
+       timestamptz '2026-01-01' + g * interval '7 minutes', g % 500
+  FROM generate_series(1, 30000) g;
+CREATE INDEX orders_id_copy ON orders (id);
+ANALYZE customers, orders;
+SELECT pg_stat_reset() IS NOT NULL AS stats_reset;
+SELECT optimizer.reset() >= 0 AS reset, optimizer.reset_predicates() >= 0 AS reset_predicates;
+
+-- what-if: a hypothetical index is planned by EXPLAIN, never by execution
+EXPLAIN (COSTS OFF) SELECT * FROM orders WHERE customer_id = 42;
+SELECT indexname FROM optimizer.hypothetical_index('CREATE INDEX ON orders (customer_id, created_at DESC)');
+EXPLAIN (COSTS OFF) SELECT * FROM orders WHERE customer_id = 42 ORDER BY created_at DESC LIMIT 5;
+SELECT count(*) FROM orders WHERE customer_id = 42;
+SELECT indexname, relation, am, estimated_size, tree_height FROM optimizer.hypothetical_indexes;
+SELECT optimizer.drop_hypothetical();
+SELECT total_with < total_without / 10 AS much_cheaper, used
+  FROM optimizer.explain_with('SELECT * FROM orders WHERE status = ''pending'' ORDER BY created_at LIMIT 10',
+                              ARRAY['CREATE INDEX ON orders (created_at) WHERE status = ''pending''']);
+
+-- the workload: each statement a few times
+SELECT * FROM orders WHERE customer_id = 42 ORDER BY created_at DESC LIMIT 5;
+SELECT * FROM orders WHERE customer_id = 43 ORDER BY created_at DESC LIMIT 5;
+SELECT * FROM orders WHERE customer_id = 44 ORDER BY created_at DESC LIMIT 5;
+SELECT count(*) FROM orders WHERE status = 'pending' AND created_at > '2026-03-01';
+SELECT count(*) FROM orders WHERE status = 'pending' AND created_at > '2026-04-01';
+SELECT c.email, o.total FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = 'user7@example.com';
+SELECT c.email, o.total FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = 'user8@example.com';
+SELECT c.email, o.total FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = 'user9@example.com';
+
+-- the advice: what to create, what to drop, why
+SELECT action, ddl, method, columns, include_columns, predicate, cardinality(queryids) AS statements, reason
+  FROM optimizer.index_advice()
+ ORDER BY action, ddl;
+SELECT planner_calls > 0 AS planned FROM optimizer.index_advice() LIMIT 1;
