@@ -295,11 +295,12 @@ pub fn create_reason(kind: CandidateKind, f: &CreateFacts) -> String {
             saves
         ),
         CandidateKind::Partial => format!(
-            "Indexes only {} rows where {} ({} of the table), the constant {} always use{}",
+            "Indexes only {} rows where {} ({} of the table), a constant {} always {} on{}",
             f.table,
             f.predicate.as_deref().unwrap_or("the predicate"),
             percent_text(f.predicate_frac),
             statements_text(f.statements),
+            if f.statements == 1 { "filters" } else { "filter" },
             saves
         ),
         CandidateKind::Join => format!(
@@ -601,7 +602,7 @@ mod tests {
             (CandidateKind::EqRange, "Lets 2 statements find orders rows by tenant_id, created_at instead of reading 120000 rows per call; saves 23.4% of workload cost."),
             (CandidateKind::EqSort, "Returns orders rows already ordered by tenant_id, created_at, so ORDER BY ... LIMIT 20 stops after 20 rows; saves 23.4% of workload cost."),
             (CandidateKind::Covering, "Adds INCLUDE (total) to orders (tenant_id, created_at) so 2 statements can use an index-only scan (90.0% of pages all-visible); saves 23.4% of workload cost."),
-            (CandidateKind::Partial, "Indexes only orders rows where \"status\" = 'pending' (2.0% of the table), the constant 2 statements always use; saves 23.4% of workload cost."),
+            (CandidateKind::Partial, "Indexes only orders rows where \"status\" = 'pending' (2.0% of the table), a constant 2 statements always filter on; saves 23.4% of workload cost."),
             (CandidateKind::Join, "Lets each of 500 outer rows find its orders.tenant_id, created_at match by index; saves 23.4% of workload cost."),
             (CandidateKind::Expression, "Lets 2 statements search orders by tenant_id, created_at (estimates use default selectivities until ANALYZE has run on the new index); saves 23.4% of workload cost."),
             (CandidateKind::Gin, "Serves jsonb containment on orders.tenant_id, created_at, which a B-tree cannot do; saves 23.4% of workload cost."),

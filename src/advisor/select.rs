@@ -45,6 +45,10 @@ pub struct Item {
     /// added beside a chosen one that covers it, and adding this one replaces a chosen item it
     /// covers instead of keeping both.
     pub covers: Vec<usize>,
+    /// Statements this index can change (its leading column is one they filter, join or sort
+    /// on), or `None` for every statement reading its table. A statement's cost is looked up with
+    /// only its relevant items, so everything else is a cache hit.
+    pub relevant: Option<Vec<usize>>,
 }
 
 /// The statements to optimise for.
@@ -228,8 +232,12 @@ struct Ctx<'a, 'm> {
 impl Ctx<'_, '_> {
     fn stmt_cost(&mut self, q: usize, config: &[usize], force: bool) -> Result<f64, CapReached> {
         let tables = &self.tables[q];
-        let rel: Vec<usize> =
-            config.iter().copied().filter(|&i| tables.contains(&self.items[i].table)).collect();
+        let items = self.items;
+        let rel: Vec<usize> = config
+            .iter()
+            .copied()
+            .filter(|&i| tables.contains(&items[i].table) && items[i].relevant.as_ref().is_none_or(|r| r.contains(&q)))
+            .collect();
         let base = self.base[q].unwrap_or(0.0);
         Ok(self.cache.get(q, &rel, force)?.unwrap_or(base))
     }
@@ -622,7 +630,7 @@ mod tests {
         let label =
             format!("t{}({})", table, keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(","));
         Cand {
-            item: Item { table, bytes, penalty: 0.0, extends: None, seed, label, covers: vec![] },
+            item: Item { table, bytes, penalty: 0.0, extends: None, seed, label, covers: vec![], relevant: None },
             idx: FIdx { keys: keys.to_vec(), pred: None },
         }
     }
@@ -785,6 +793,20 @@ mod tests {
         let (o, _) = run(&stmts, &[10.0, 1.0], &cands, &Settings::default());
         assert_eq!(o.chosen, vec![0]);
         assert!(o.rejected.contains(&(1, Rejection::Outranked)), "{:?}", o.rejected);
+    }
+
+    #[test]
+    fn irrelevant_statements_are_not_planned_again() {
+        // Two statements read table 1; only the first filters on column 1. With `relevant` the
+        // second is never re-planned for the index on column 1.
+        let stmts = vec![vec![scan(1, vec![eq(1, 1.0 / 1024.0)])], vec![scan(1, vec![eq(2, 0.5)])]];
+        let mut cands = vec![cand(1, &[1], 100.0, true)];
+        let (all, _) = run(&stmts, &[1.0, 1.0], &cands, &Settings::default());
+        cands[0].item.relevant = Some(vec![0]);
+        let (only, _) = run(&stmts, &[1.0, 1.0], &cands, &Settings::default());
+        assert_eq!(all.chosen, only.chosen);
+        assert_eq!(all.cost_after, only.cost_after);
+        assert!(only.planner_calls < all.planner_calls, "{} vs {}", only.planner_calls, all.planner_calls);
     }
 
     #[test]

@@ -366,6 +366,19 @@ unsafe fn gin_entries(relid: pg_sys::Oid, attnum: i16, typ: pg_sys::Oid, width: 
     }
 }
 
+/// Whether a btree on `spec` deduplicates: every key's operator class has an `equalimage`
+/// support function (proc 4) that returns true for its type and collation, as `_bt_allequalimage`
+/// decides at build time.
+unsafe fn dedup_allowed(spec: &Spec) -> bool {
+    unsafe {
+        (0..spec.nkey).all(|i| {
+            let proc = pg_sys::get_opfamily_proc(spec.opfamily[i], spec.opcintype[i], spec.opcintype[i], 4);
+            proc != pg_sys::InvalidOid
+                && pg_sys::OidFunctionCall1Coll(proc, spec.collation[i], pg_sys::Datum::from(spec.opcintype[i])).value() != 0
+        })
+    }
+}
+
 /// Size of `spec` on a relation of `rows` tuples and `heap_pages` pages.
 pub unsafe fn estimate(spec: &Spec, rows: f64, heap_pages: f64) -> size::Estimate {
     unsafe {
@@ -378,7 +391,7 @@ pub unsafe fn estimate(spec: &Spec, rows: f64, heap_pages: f64) -> size::Estimat
             .collect();
         let rows_indexed = rows * if spec.pred.is_some() { partial_fraction(spec) } else { 1.0 };
         match spec.am {
-            Am::Btree => size::btree(&cols, rows_indexed, spec.unique, spec.fillfactor.unwrap_or(90.0)),
+            Am::Btree => size::btree(&cols, rows_indexed, spec.unique, spec.fillfactor.unwrap_or(90.0), dedup_allowed(spec)),
             Am::Hash => size::hash(&cols[0], rows_indexed, spec.fillfactor.unwrap_or(75.0)),
             Am::Brin => size::brin(&cols, heap_pages, spec.pages_per_range.unwrap_or(128.0), rows),
             Am::Gin => {

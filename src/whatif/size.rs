@@ -53,8 +53,10 @@ impl Estimate {
     }
 }
 
-/// btree: `rows` indexed (already scaled by a partial predicate), `unique` index, fill factor %.
-pub fn btree(cols: &[Col], rows: f64, unique: bool, fillfactor: f64) -> Estimate {
+/// btree: `rows` indexed (already scaled by a partial predicate), `unique` index, fill factor %,
+/// `dedup`: every key's operator class allows deduplication (its `equalimage` support function
+/// says so: not numeric, jsonb, floats, bpchar or nondeterministic collations).
+pub fn btree(cols: &[Col], rows: f64, unique: bool, fillfactor: f64, dedup: bool) -> Estimate {
     let rows = rows.max(0.0);
     let any_null = cols.iter().any(|c| c.null_frac > 0.0);
     let header = if any_null { 16.0 } else { 8.0 };
@@ -70,7 +72,7 @@ pub fn btree(cols: &[Col], rows: f64, unique: bool, fillfactor: f64) -> Estimate
         .map(|c| if c.n_distinct > 0.0 { c.n_distinct + if c.null_frac > 0.0 { 1.0 } else { 0.0 } } else { rows })
         .fold(1.0_f64, |a, d| (a * d).min(rows.max(1.0)));
     let per_key = if distinct_keys > 0.0 { rows / distinct_keys } else { 1.0 };
-    let leaf_bytes = if !unique && !has_include && per_key > 1.5 {
+    let leaf_bytes = if dedup && !unique && !has_include && per_key > 1.5 {
         // Posting lists: one tuple (header + key) per group of TIDs, at most ~812 bytes of posting
         // tuple each (maxpostingsize at build time, nbtsort.c).
         let cap = ((812.0 - tuple) / TID).max(1.0);
@@ -154,7 +156,7 @@ mod tests {
     #[test]
     fn unique_int_btree_matches_a_real_build() {
         // A real btree on 1e6 distinct int4 (PG15, fillfactor 90): 2745 pages, height 2.
-        let e = btree(&[int(1e6)], 1e6, false, 90.0);
+        let e = btree(&[int(1e6)], 1e6, false, 90.0, true);
         let ratio = e.pages / 2745.0;
         assert!((0.9..1.1).contains(&ratio), "pages {}", e.pages);
         assert_eq!(e.tree_height, 2);
@@ -163,32 +165,40 @@ mod tests {
     #[test]
     fn deduplication_shrinks_repeated_keys() {
         // 1e6 rows over 100 values: a real build is ~850 pages, a third of the unique case.
-        let dup = btree(&[int(100.0)], 1e6, false, 90.0);
-        let uniq = btree(&[int(1e6)], 1e6, false, 90.0);
+        let dup = btree(&[int(100.0)], 1e6, false, 90.0, true);
+        let uniq = btree(&[int(1e6)], 1e6, false, 90.0, true);
         assert!(dup.pages < uniq.pages / 2.0, "{} vs {}", dup.pages, uniq.pages);
         // Unique indexes and INCLUDE columns never deduplicate.
-        assert_eq!(btree(&[int(100.0)], 1e6, true, 90.0).pages, btree(&[int(1e6)], 1e6, true, 90.0).pages);
+        assert_eq!(btree(&[int(100.0)], 1e6, true, 90.0, true).pages, btree(&[int(1e6)], 1e6, true, 90.0, true).pages);
         let incl = [int(100.0), Col { key: false, ..int(0.0) }];
-        assert!(btree(&incl, 1e6, false, 90.0).pages > 2.0 * dup.pages);
+        assert!(btree(&incl, 1e6, false, 90.0, true).pages > 2.0 * dup.pages);
+    }
+
+    #[test]
+    fn no_deduplication_when_an_operator_class_forbids_it() {
+        let with = btree(&[int(100.0)], 1e6, false, 90.0, true);
+        let without = btree(&[int(100.0)], 1e6, false, 90.0, false);
+        assert_eq!(without.pages, btree(&[int(1e6)], 1e6, false, 90.0, true).pages);
+        assert!(with.pages < without.pages / 2.0);
     }
 
     #[test]
     fn nulls_and_width_move_the_size() {
         let wide = Col { width: 40.0, null_frac: 0.0, n_distinct: 1e6, key: true };
         let nully = Col { null_frac: 0.9, ..wide };
-        let w = btree(&[wide], 1e6, false, 90.0);
-        let n = btree(&[nully], 1e6, false, 90.0);
-        assert!(w.pages > 2.0 * btree(&[int(1e6)], 1e6, false, 90.0).pages);
+        let w = btree(&[wide], 1e6, false, 90.0, true);
+        let n = btree(&[nully], 1e6, false, 90.0, true);
+        assert!(w.pages > 2.0 * btree(&[int(1e6)], 1e6, false, 90.0, true).pages);
         assert!(n.pages < w.pages);
-        assert!(btree(&[int(1e6)], 1e6, false, 50.0).pages > btree(&[int(1e6)], 1e6, false, 90.0).pages);
+        assert!(btree(&[int(1e6)], 1e6, false, 50.0, true).pages > btree(&[int(1e6)], 1e6, false, 90.0, true).pages);
     }
 
     #[test]
     fn tiny_tables_give_one_leaf_and_height_zero() {
-        let e = btree(&[int(10.0)], 10.0, false, 90.0);
+        let e = btree(&[int(10.0)], 10.0, false, 90.0, true);
         assert_eq!(e.pages, 2.0);
         assert_eq!(e.tree_height, 0);
-        assert_eq!(btree(&[int(0.0)], 0.0, false, 90.0).pages, 2.0);
+        assert_eq!(btree(&[int(0.0)], 0.0, false, 90.0, true).pages, 2.0);
     }
 
     #[test]
