@@ -105,6 +105,12 @@ pub fn key_sql(key: &Key, table: &TableInfo) -> String {
         out.push(' ');
         out.push_str(&opclass_sql(opclass));
     }
+    push_order(&mut out, key);
+    out
+}
+
+/// ` DESC` and the NULLS order when not the direction's default.
+fn push_order(out: &mut String, key: &Key) {
     if key.desc {
         out.push_str(" DESC");
     }
@@ -112,7 +118,6 @@ pub fn key_sql(key: &Key, table: &TableInfo) -> String {
         out.push(' ');
         out.push_str(nulls);
     }
-    out
 }
 
 /// `CREATE INDEX [CONCURRENTLY] "name" ON "schema"."table" USING am (keys) [INCLUDE (...)]
@@ -166,13 +171,7 @@ pub fn columns_text(def: &IndexDef, table: &TableInfo) -> Vec<String> {
                 KeyExpr::Column(attnum) => column_name(table, *attnum),
                 KeyExpr::Expr(text) => text.clone(),
             };
-            if key.desc {
-                out.push_str(" DESC");
-            }
-            if let Some(nulls) = nulls_clause(key) {
-                out.push(' ');
-                out.push_str(nulls);
-            }
+            push_order(&mut out, key);
             out
         })
         .collect()

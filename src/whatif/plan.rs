@@ -211,23 +211,9 @@ impl Statement {
                             pg_sys::pull_varattnos(node, varno, &mut set);
                         }
                     }
-                    let mut cols = vec![];
-                    let mut m = -1;
-                    loop {
-                        m = pg_sys::bms_next_member(set, m);
-                        if m < 0 {
-                            break;
-                        }
-                        let attnum = m + pg_sys::FirstLowInvalidHeapAttributeNumber;
-                        if attnum > 0 {
-                            cols.push(attnum as i16);
-                        } else if attnum == 0 {
-                            // A whole-row reference: every column.
-                            cols.clear();
-                            cols.push(0);
-                            break;
-                        }
-                    }
+                    // A whole-row reference (attnum 0) stands for every column.
+                    let all = attnums(set);
+                    let cols = if all.contains(&0) { vec![0] } else { all.into_iter().filter(|&a| a > 0).collect() };
                     match out.iter_mut().find(|(r, _)| *r == (*rte).relid) {
                         Some((_, c)) => {
                             c.extend(cols);
@@ -261,18 +247,7 @@ impl Statement {
                         i => (*infos[i - 1]).updatedCols,
                     }
                 };
-                let mut cols = vec![];
-                let mut m = -1;
-                loop {
-                    m = pg_sys::bms_next_member(set, m);
-                    if m < 0 {
-                        break;
-                    }
-                    let attnum = m + pg_sys::FirstLowInvalidHeapAttributeNumber;
-                    if attnum > 0 {
-                        cols.push(attnum as i16);
-                    }
-                }
+                let cols = attnums(set).into_iter().filter(|&a| a > 0).collect();
                 return Some(((*rte).relid, cols));
             }
             None
@@ -319,6 +294,20 @@ impl Statement {
             pg_sys::MemoryContextReset(scratch);
             r
         }
+    }
+}
+
+/// The attribute numbers in a column set built the way `pull_varattnos` and `updatedCols` build
+/// them (offset by `FirstLowInvalidHeapAttributeNumber`); system columns come out negative.
+unsafe fn attnums(set: *const pg_sys::Bitmapset) -> Vec<i16> {
+    let mut out = vec![];
+    let mut m = -1;
+    loop {
+        m = unsafe { pg_sys::bms_next_member(set, m) };
+        if m < 0 {
+            return out;
+        }
+        out.push((m + pg_sys::FirstLowInvalidHeapAttributeNumber) as i16);
     }
 }
 
