@@ -101,6 +101,8 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
         match costed {
             Ok((st, c)) if !c.tables.is_empty() => plannable.push((r, st, c)),
             Ok(_) => {}
+            // Transaction control and other utility statements have nothing an index could help.
+            Err(e) if e.starts_with("utility statements") => {}
             Err(e) => rows.push(Row {
                 action: "note",
                 queryids: vec![r.queryid as i64],
@@ -155,7 +157,14 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     // 2. Candidates, each defined as a hypothetical index with its size and write penalty.
     let mut cands = candidates::generate(&tables, &statements, &quals, &sorts, &candidates::Settings::default());
     merge_covering(&mut cands, &table_of);
-    let params = write_cost::CostParams { factor: o.write_cost_factor, ..Default::default() };
+    let params = write_cost::CostParams {
+        factor: o.write_cost_factor,
+        shared_buffers_pages: unsafe { pg_sys::NBuffers } as f64,
+        random_page_cost: unsafe { pg_sys::random_page_cost },
+        seq_page_cost: unsafe { pg_sys::seq_page_cost },
+        cpu_index_tuple_cost: unsafe { pg_sys::cpu_index_tuple_cost },
+        cpu_operator_cost: unsafe { pg_sys::cpu_operator_cost },
+    };
     let mut items = vec![];
     let mut oids = vec![];
     let mut ddls = vec![];
