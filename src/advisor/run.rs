@@ -301,7 +301,23 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
             benefit_share: share,
             queryids: helped,
             write_penalty: items[i].penalty * to_hour,
-            reason: explain::create_reason(c.kind, &facts),
+            reason: {
+                let mut r = explain::create_reason(c.kind, &facts);
+                let pen = items[i].penalty * to_hour;
+                if pen > 0.0 && out.benefit[k] > 0.0 {
+                    r.push_str(&format!(
+                        " Writes to the table would cost about {:.0} per hour to keep it up to date ({:.0}% of what it saves{}).",
+                        pen,
+                        100.0 * pen / (out.benefit[k] * to_hour + pen),
+                        if t.updated_columns.keys().any(|a| c.def.keys.iter().any(|k| k.expr == KeyExpr::Column(*a)) || c.def.include.contains(a)) {
+                            ", counting UPDATEs that lose HOT because they change an indexed column"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+                r
+            },
         });
     }
     let rejected = out
