@@ -6,7 +6,7 @@ SHELL := /bin/bash
 PGDATA_TEST ?= /tmp/pg_optimizer-pgtest
 RUNAS := $(shell [ "$$(id -u)" = 0 ] && echo "--runas postgres")
 
-.PHONY: demo test prereqs unit pgtest install regress integration bench demo-stop clean
+.PHONY: demo test prereqs unit pgtest install regress integration bench bench-advisor demo-stop clean
 
 prereqs:
 	scripts/prereqs.sh
@@ -39,6 +39,12 @@ bench:
 	WITH_PEERS=1 scripts/prereqs.sh
 	PROFILE=release scripts/install.sh
 	bench/overhead.sh
+
+# The index advisor against pg_qualstats and a single-column HypoPG advisor on TPC-H SF 1 (~16 min).
+bench-advisor:
+	WITH_PEERS=1 scripts/prereqs.sh
+	PROFILE=release scripts/install.sh
+	bench/tpch_advisor.sh
 
 clean:
 	cargo clean
