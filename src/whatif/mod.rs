@@ -88,7 +88,8 @@ pub fn init() {
     }
 }
 
-#[pg_guard]
+/// Runs at every transaction end, so it is a plain function (no error boundary to set up): it only
+/// resets statics and drops Rust values, which cannot raise.
 unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
     if event == pg_sys::XactEvent::XACT_EVENT_ABORT || event == pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT {
         unsafe { SCOPE = Scope::Off };
@@ -224,12 +225,24 @@ pub fn close_explain() {
     unsafe { SCOPE = Scope::Off };
 }
 
-#[pg_guard]
+/// The hook itself: called for every relation of every plan, so the common case (no scope open)
+/// is a load and a branch, without an error boundary. Like the query hooks (decisions §1), this
+/// frame holds nothing with a destructor, so an error in the chained hook may longjmp over it.
 unsafe extern "C-unwind" fn relation_info(root: *mut pg_sys::PlannerInfo, relid: pg_sys::Oid, inhparent: bool, rel: *mut pg_sys::RelOptInfo) {
     unsafe {
         if let Some(prev) = PREV_RELINFO {
             prev(root, relid, inhparent, rel);
         }
+        if SCOPE != Scope::Off && !inhparent {
+            relation_info_scoped(relid, rel);
+        }
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn relation_info_scoped(relid: pg_sys::Oid, rel: *mut pg_sys::RelOptInfo) {
+    unsafe {
+        let inhparent = false;
         let depth = match SCOPE {
             Scope::Off => return,
             Scope::Explain(d) | Scope::Costing(d) => d,
