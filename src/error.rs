@@ -45,6 +45,14 @@ impl From<OptimizerError> for ErrorReport {
 
 pub type Result<T> = std::result::Result<T, ErrorReport>;
 
+/// The message of an error caught at pgrx's boundary (a PostgreSQL ERROR or a Rust panic).
+pub(crate) fn caught_message(e: &pgrx::pg_sys::panic::CaughtError) -> String {
+    use pgrx::pg_sys::panic::CaughtError::*;
+    match e {
+        PostgresError(r) | ErrorReport(r) | RustPanic { ereport: r, .. } => r.message().to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

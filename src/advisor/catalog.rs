@@ -87,7 +87,7 @@ fn classify(op_kind: &str, oprname: &str, negated: bool, type_name: &str, consta
                 let anchored = !constants.is_empty()
                     && constants.iter().all(|c| {
                         let c = c.trim_matches('\'');
-                        if oprname.starts_with('~') && oprname.len() <= 2 && (oprname == "~" || oprname == "~*") {
+                        if matches!(oprname, "~" | "~*") {
                             c.starts_with('^') && c.len() > 1
                         } else {
                             !c.starts_with('%') && !c.starts_with('_') && !c.is_empty()
@@ -203,19 +203,26 @@ pub fn quals_and_sorts(queryids: &BTreeSet<u64>) -> Result<(Vec<Qual>, Vec<SortK
     Ok((quals, sorts))
 }
 
-/// Table, column and index facts for `relids` (plain and partitioned tables, matviews).
-pub fn tables(relids: &[u32]) -> Result<Vec<TableInfo>, String> {
+/// Seconds the statistics window covers: since this database's statistics were reset, or since
+/// the server started. Write rates and index scan counts are per this window.
+pub fn stats_window_seconds() -> Result<f64, String> {
+    Ok(Spi::get_one::<f64>(
+        "SELECT EXTRACT(epoch FROM now() - COALESCE(
+                  (SELECT stats_reset FROM pg_catalog.pg_stat_database WHERE datname = pg_catalog.current_database()),
+                  pg_catalog.pg_postmaster_start_time()))::float8",
+    )
+    .map_err(spi_err)?
+    .unwrap_or(0.0))
+}
+
+/// Table, column and index facts for `relids` (plain and partitioned tables, matviews); write
+/// rates are per second of `window_s` (see [`stats_window_seconds`]).
+pub fn tables(relids: &[u32], window_s: f64) -> Result<Vec<TableInfo>, String> {
     let mut out = vec![];
     let has_trgm = Spi::get_one::<bool>("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_trgm')")
         .map_err(spi_err)?
         .unwrap_or(false);
-    let window_s = Spi::get_one::<f64>(
-        "SELECT GREATEST(1, EXTRACT(epoch FROM now() - COALESCE(
-                  (SELECT stats_reset FROM pg_catalog.pg_stat_database WHERE datname = pg_catalog.current_database()),
-                  pg_catalog.pg_postmaster_start_time())))::float8",
-    )
-    .map_err(spi_err)?
-    .unwrap_or(1.0);
+    let window_s = window_s.max(1.0);
     Spi::connect(|c| {
         for &relid in relids {
             let oid = pg_sys::Oid::from(relid);
@@ -380,17 +387,9 @@ fn indexes_of(c: &pgrx::spi::SpiClient<'_>, relid: pg_sys::Oid) -> Result<Vec<In
     Ok(out)
 }
 
-/// Scan counts of every index on user tables, and how long they have been counted (days since
-/// the statistics were reset or the server started).
-pub fn index_usage() -> Result<(HashMap<u32, i64>, f64), String> {
+/// Scan counts of every index on user tables (counted over the statistics window).
+pub fn index_usage() -> Result<HashMap<u32, i64>, String> {
     let mut scans = HashMap::new();
-    let days = Spi::get_one::<f64>(
-        "SELECT EXTRACT(epoch FROM now() - COALESCE(
-                  (SELECT stats_reset FROM pg_catalog.pg_stat_database WHERE datname = pg_catalog.current_database()),
-                  pg_catalog.pg_postmaster_start_time()))::float8 / 86400",
-    )
-    .map_err(spi_err)?
-    .unwrap_or(0.0);
     Spi::connect(|c| {
         for r in c.select("SELECT indexrelid, idx_scan FROM pg_catalog.pg_stat_user_indexes", None, &[]).map_err(spi_err)? {
             let oid = u32::from(r.get::<pg_sys::Oid>(1).map_err(spi_err)?.unwrap_or(pg_sys::InvalidOid));
@@ -398,7 +397,7 @@ pub fn index_usage() -> Result<(HashMap<u32, i64>, f64), String> {
         }
         Ok::<_, String>(())
     })?;
-    Ok((scans, days))
+    Ok(scans)
 }
 
 /// Every user table with at least one index (for drop advice over the whole database).

@@ -57,22 +57,12 @@ pub struct Report {
 struct Planner<'a> {
     statements: &'a [plan::Statement],
     oids: &'a [pg_sys::Oid],
-    baseline: HashMap<usize, Option<f64>>,
 }
 
 impl select::CostModel for Planner<'_> {
     fn cost(&mut self, stmt: usize, config: &[usize]) -> Option<f64> {
-        if config.is_empty() {
-            if let Some(&c) = self.baseline.get(&stmt) {
-                return c;
-            }
-        }
         let set: Vec<pg_sys::Oid> = config.iter().map(|&i| self.oids[i]).collect();
-        let r = whatif::with_costing_scope(&set, || self.statements[stmt].plan(false, false)).ok().map(|c| c.total);
-        if config.is_empty() {
-            self.baseline.insert(stmt, r);
-        }
-        r
+        whatif::with_costing_scope(&set, || self.statements[stmt].plan(false, false)).ok().map(|c| c.total)
     }
 }
 
@@ -117,7 +107,10 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     for p in &plannable {
         relids.extend(p.2.tables.iter().map(|&t| u32::from(t)));
     }
-    let mut tables = catalog::tables(&relids.iter().copied().collect::<Vec<_>>())?;
+    // Statistics window, once per run: write rates, statement weights per hour and index usage
+    // all refer to it (at least a minute, so a fresh reset does not blow rates up).
+    let window = catalog::stats_window_seconds()?.max(60.0);
+    let mut tables = catalog::tables(&relids.iter().copied().collect::<Vec<_>>(), window)?;
     // Which columns the recorded UPDATEs change, weighted by the rows they changed: an index on
     // one of them turns those HOT updates into full ones (write_cost::p_block).
     for (r, st, _) in &plannable {
@@ -167,19 +160,10 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     };
     let mut items = vec![];
     let mut oids = vec![];
-    let mut ddls = vec![];
     let mut fractions = vec![];
-    // Names unique among the candidates and the table's existing indexes.
-    let mut taken: BTreeSet<String> = tables.iter().flat_map(|t| t.existing.iter().map(|e| e.name.clone())).collect();
     for c in &cands {
         let t = table_of[&c.def.relid];
-        let base = explain::index_name(&t.name, &explain::columns_text(&c.def, t), "idx");
-        let mut name = base.clone();
-        let mut n = 1;
-        while !taken.insert(name.clone()) {
-            name = explain::index_name(&t.name, &explain::columns_text(&c.def, t), &format!("idx{n}"));
-            n += 1;
-        }
+        let name = explain::index_name(&t.name, &explain::columns_text(&c.def, t), "idx");
         let ddl = explain::create_ddl(&c.def, t, &name, false);
         let h = match plan::in_subtransaction(|| whatif::create(&ddl, false).oid) {
             Ok(oid) => oid,
@@ -204,7 +188,7 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
             bytes,
             // Penalty is per second; statement weights are calls over the statements' window.
             // Both are brought to "per window" by scaling the penalty with the window length.
-            penalty: pen * window_seconds(),
+            penalty: pen * window,
             extends: c.extends,
             // Every rule-built candidate may be a first step: a covering or multi-column index can
             // pay where its prefix alone does not (the planner keeps the seq scan for the prefix).
@@ -232,12 +216,11 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
                 .collect(),
         });
         oids.push(h);
-        ddls.push((name, ddl));
     }
 
     // 3. Extend, with the planner as the cost model.
     let stmts: Vec<plan::Statement> = plannable.into_iter().map(|(_, st, _)| st).collect();
-    let mut model = Planner { statements: &stmts, oids: &oids, baseline: HashMap::new() };
+    let mut model = Planner { statements: &stmts, oids: &oids };
     let workload = select::Workload {
         weights: statements.iter().map(|s| s.weight).collect(),
         tables: statements.iter().map(|s| s.tables.clone()).collect(),
@@ -253,7 +236,7 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     settings.min_improvement = o.min_benefit_pct / 100.0;
     settings.min_benefit = 0.0;
     let out = select::extend(&items, &workload, &mut model, &settings);
-    let to_hour = HOUR / window_seconds().max(1.0);
+    let to_hour = HOUR / window;
 
     // Final names: the plain one where free (candidate names carry counters to stay unique).
     let mut final_names: BTreeSet<String> = tables.iter().flat_map(|t| t.existing.iter().map(|e| e.name.clone())).collect();
@@ -324,12 +307,12 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
         .rejected
         .iter()
         .filter(|(_, r)| matches!(r, select::Rejection::WritePenalty))
-        .map(|(i, _)| format!("{}: its write cost exceeds what it saves", ddls[*i].1))
+        .map(|(i, _)| format!("{}: its write cost exceeds what it saves", items[*i].label))
         .collect();
 
     // 4. Drop advice over every table with indexes.
     if o.drops {
-        rows.extend(drop_rows(o, &params)?);
+        rows.extend(drop_rows(o, &params, window)?);
     }
     Ok(Report {
         rows,
@@ -391,27 +374,10 @@ fn merge_covering(cands: &mut Vec<Candidate>, tables: &HashMap<u32, &TableInfo>)
     cands.extend(merged);
 }
 
-/// Seconds the statistics windows cover (since the last statistics reset or server start).
-fn window_seconds() -> f64 {
-    static mut W: f64 = 0.0;
-    unsafe {
-        if W == 0.0 {
-            W = Spi::get_one::<f64>(
-                "SELECT GREATEST(60, EXTRACT(epoch FROM now() - COALESCE(
-                   (SELECT stats_reset FROM pg_catalog.pg_stat_database WHERE datname = pg_catalog.current_database()),
-                   pg_catalog.pg_postmaster_start_time())))::float8",
-            )
-            .ok()
-            .flatten()
-            .unwrap_or(3600.0);
-        }
-        W
-    }
-}
-
-fn drop_rows(o: &Options, params: &write_cost::CostParams) -> Result<Vec<Row>, String> {
-    let (scans, days) = catalog::index_usage()?;
-    let tables = catalog::tables(&catalog::tables_with_indexes()?)?;
+fn drop_rows(o: &Options, params: &write_cost::CostParams, window: f64) -> Result<Vec<Row>, String> {
+    let scans = catalog::index_usage()?;
+    let days = window / 86400.0;
+    let tables = catalog::tables(&catalog::tables_with_indexes()?, window)?;
     let mut rows = vec![];
     let names: BTreeMap<u32, String> = index_names()?;
     for t in &tables {

@@ -170,6 +170,34 @@ fn sel_pred(def: &IndexDef, pred_selectivity: f64) -> f64 {
     }
 }
 
+/// The terms [`penalty`] and [`drop_saving`] both start from, for index `def` of `index_pages`
+/// pages beside the table's other indexes.
+struct Shared {
+    /// Share of rows the index holds (partial indexes).
+    sel: f64,
+    /// Cost of one entry in `def`.
+    c: f64,
+    /// Non-HOT updates per second.
+    non_hot: f64,
+    /// Cost of one entry in each of the other indexes, summed.
+    c_others: f64,
+    /// Cost of the heap page a non-HOT update writes.
+    c_heap: f64,
+}
+
+fn shared(def: &IndexDef, table: &TableInfo, index_pages: f64, pred_selectivity: f64, gin_keys_per_row: Option<f64>, p: &CostParams) -> Shared {
+    let other_pages: f64 = others(def, table).map(|e| pages(e.bytes)).sum();
+    let cf = cache_frac(table.pages, other_pages + index_pages, p);
+    let r = &table.writes;
+    Shared {
+        sel: sel_pred(def, pred_selectivity),
+        c: index_row_cost(def, table, cf, gin_keys_per_row, p),
+        non_hot: (r.updates - r.hot_updates).max(0.0),
+        c_others: others(def, table).map(|e| index_row_cost(e, table, cf, None, p)).sum(),
+        c_heap: p.random_page_cost * (1.0 - cf),
+    }
+}
+
 /// `Pen(I)`: write cost per second of adding candidate `def` (`index_pages` pages) to `table`.
 /// `pred_selectivity` is the share of rows a partial index holds (ignored unless
 /// `def.predicate` is set); `gin_keys_per_row` the entries per row of a GIN index
@@ -182,14 +210,8 @@ pub fn penalty(
     gin_keys_per_row: Option<f64>,
     p: &CostParams,
 ) -> f64 {
-    let existing_pages: f64 = others(def, table).map(|e| pages(e.bytes)).sum();
-    let cf = cache_frac(table.pages, existing_pages + index_pages, p);
-    let sel = sel_pred(def, pred_selectivity);
-    let c = index_row_cost(def, table, cf, gin_keys_per_row, p);
+    let Shared { sel, c, non_hot, c_others, c_heap } = shared(def, table, index_pages, pred_selectivity, gin_keys_per_row, p);
     let r = &table.writes;
-    let non_hot = (r.updates - r.hot_updates).max(0.0);
-    let c_others: f64 = others(def, table).map(|e| index_row_cost(e, table, cf, None, p)).sum();
-    let c_heap = p.random_page_cost * (1.0 - cf);
     let entries = sel * (r.inserts.max(0.0) + non_hot) * c;
     let hot_loss = r.hot_updates.max(0.0) * p_block(def, table) * (c_others + sel * c + c_heap);
     let vacuum = r.vacuums.max(0.0) * index_pages.max(0.0) * p.seq_page_cost;
@@ -208,14 +230,8 @@ pub fn drop_saving(
     p: &CostParams,
 ) -> f64 {
     let idx_pages = pages(def.bytes);
-    let all_pages: f64 = others(def, table).map(|e| pages(e.bytes)).sum::<f64>() + idx_pages;
-    let cf = cache_frac(table.pages, all_pages, p);
-    let sel = sel_pred(def, pred_selectivity);
-    let c = index_row_cost(def, table, cf, gin_keys_per_row, p);
+    let Shared { sel, c, non_hot, c_others, c_heap } = shared(def, table, idx_pages, pred_selectivity, gin_keys_per_row, p);
     let r = &table.writes;
-    let non_hot = (r.updates - r.hot_updates).max(0.0);
-    let c_others: f64 = others(def, table).map(|e| index_row_cost(e, table, cf, None, p)).sum();
-    let c_heap = p.random_page_cost * (1.0 - cf);
     // An expression or partial index's columns are unknown: claim no HOT gain (a lower bound).
     let restore = if columns(def).is_some() { p_block(def, table) } else { 0.0 };
     let restored = non_hot.min(r.updates.max(0.0) * restore);

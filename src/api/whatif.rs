@@ -34,12 +34,7 @@ pub(crate) fn estimate_on(h: &whatif::Hypo) -> (i64, f64, i32, i32) {
         };
         let (mut bytes, mut tuples, mut height) = (0.0, 0.0, -1);
         for &leaf in &leaves {
-            let spec = if leaf == h.relid {
-                h.spec.clone()
-            } else {
-                let (stmt, _) = whatif::define::parse(h.ddl.to_str().unwrap());
-                whatif::define::build(stmt, leaf, &h.ddl)
-            };
+            let spec = if leaf == h.relid { h.spec.clone() } else { whatif::leaf_spec(&h.ddl, leaf) };
             let rel = pg_sys::table_open(leaf, pg_sys::AccessShareLock as _);
             let (mut pages, mut reltuples, mut allvis) = (0u32, 0.0f64, 0.0f64);
             pg_sys::estimate_rel_size(rel, std::ptr::null_mut(), &mut pages, &mut reltuples, &mut allvis);

@@ -337,11 +337,7 @@ pub(crate) fn key_for(queryid: u64) -> shmem::Key {
 pub(crate) fn quietly<F: FnOnce()>(what: &str, f: F) {
     if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         let msg = if let Some(e) = payload.downcast_ref::<pg_sys::panic::CaughtError>() {
-            match e {
-                pg_sys::panic::CaughtError::PostgresError(r)
-                | pg_sys::panic::CaughtError::ErrorReport(r)
-                | pg_sys::panic::CaughtError::RustPanic { ereport: r, .. } => r.message().to_string(),
-            }
+            crate::error::caught_message(e)
         } else if let Some(s) = payload.downcast_ref::<String>() {
             s.clone()
         } else if let Some(s) = payload.downcast_ref::<&str>() {

@@ -149,6 +149,15 @@ fn default_name(table: &str, spec: &Spec) -> String {
     parts.join("_")
 }
 
+/// The spec of an index defined on a partitioned table, rebuilt from its text against one leaf
+/// (columns by name, as `DefineIndex` does for partitions).
+pub fn leaf_spec(ddl: &CStr, leaf: pg_sys::Oid) -> Spec {
+    unsafe {
+        let (stmt, _) = define::parse(&ddl.to_string_lossy());
+        define::build(stmt, leaf, ddl)
+    }
+}
+
 /// A registered or ephemeral hypothetical index by OID.
 pub fn find(oid: pg_sys::Oid) -> Option<&'static Hypo> {
     registry().iter().chain(ephemeral().iter()).find(|h| h.oid == oid)
@@ -242,12 +251,11 @@ unsafe extern "C-unwind" fn relation_info(root: *mut pg_sys::PlannerInfo, relid:
 #[pg_guard]
 unsafe extern "C-unwind" fn relation_info_scoped(relid: pg_sys::Oid, rel: *mut pg_sys::RelOptInfo) {
     unsafe {
-        let inhparent = false;
         let depth = match SCOPE {
             Scope::Off => return,
             Scope::Explain(d) | Scope::Costing(d) => d,
         };
-        if inhparent || crate::hooks::nesting() != depth {
+        if crate::hooks::nesting() != depth {
             return;
         }
         let explain = matches!(SCOPE, Scope::Explain(_));
@@ -281,8 +289,7 @@ unsafe extern "C-unwind" fn relation_info_scoped(relid: pg_sys::Oid, rel: *mut p
                 if pg_sys::get_rel_relkind(relid) as u8 != b'r' {
                     return None;
                 }
-                let (stmt, _) = define::parse(ddl.to_str().unwrap());
-                Some(define::build(stmt, relid, &ddl))
+                Some(leaf_spec(&ddl, relid))
             });
             if let Some(spec) = child {
                 inject(rel, h.oid, spec);

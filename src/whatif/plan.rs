@@ -46,14 +46,6 @@ impl Drop for Statement {
     }
 }
 
-fn message_of(e: &pg_sys::panic::CaughtError) -> String {
-    match e {
-        pg_sys::panic::CaughtError::PostgresError(r)
-        | pg_sys::panic::CaughtError::ErrorReport(r)
-        | pg_sys::panic::CaughtError::RustPanic { ereport: r, .. } => r.message().to_string(),
-    }
-}
-
 /// Run `body` in an internal subtransaction: an ERROR inside rolls it back and comes back as
 /// `Err(message)`; the caller's memory context and resource owner are restored either way.
 pub fn in_subtransaction<R>(body: impl FnOnce() -> R) -> Result<R, String> {
@@ -75,7 +67,7 @@ pub fn in_subtransaction<R>(body: impl FnOnce() -> R) -> Result<R, String> {
             pg_sys::RollbackAndReleaseCurrentSubTransaction();
             pg_sys::MemoryContextSwitchTo(cxt);
             pg_sys::CurrentResourceOwner = owner;
-            Err(message_of(&e))
+            Err(crate::error::caught_message(&e))
         })
         .execute()
     }
