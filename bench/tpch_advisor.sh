@@ -49,15 +49,17 @@
 # Needs: postgresql-15, postgresql-15-hypopg, postgresql-15-pg-qualstats, contrib, python3-venv
 # (tpchgen-cli 4.0.0 from PyPI is installed into BENCH_DIR/venv), and pg_optimizer installed
 # (scripts/install.sh). Takes the whole machine: do not run it beside another benchmark.
-# Env (defaults): SF (1), BUDGET_MB (500), REPS (3), TIMEOUT_S (60), ARMS (a,b,c,d),
+# Env (defaults): SF (1), BUDGET_MB (1024, pg_optimizer.advisor_budget_mb's default), REPS (3), TIMEOUT_S (60), ARMS (a,b,c,d),
 # BENCH_DIR (/tmp/pgopt_tpch; data cached there per SF), PORT (5481), SKIP_TIMEOUT_REPS (1),
-# KEEP (0; 1 leaves the server running at the end and prints how to connect).
+# KEEP (0; 1 leaves the server running at the end and prints how to connect), RPC (random_page_cost
+# of the cluster, 1.1: every timed pass runs with all tables and indexes prewarmed in shared_buffers,
+# the case PostgreSQL's documentation gives for a random_page_cost near seq_page_cost).
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
 SF=${SF:-1}
-BUDGET_MB=${BUDGET_MB:-500}
+BUDGET_MB=${BUDGET_MB:-1024}
 REPS=${REPS:-3}
 TIMEOUT_S=${TIMEOUT_S:-60}
 ARMS=${ARMS:-a,b,c,d}
@@ -65,6 +67,7 @@ BENCH_DIR=${BENCH_DIR:-/tmp/pgopt_tpch}
 PORT=${PORT:-5481}
 SKIP_TIMEOUT_REPS=${SKIP_TIMEOUT_REPS:-1}
 KEEP=${KEEP:-0}
+RPC=${RPC:-1.1}
 
 TPCHGEN_VERSION=4.0.0
 SRC=bench/tpch
@@ -102,6 +105,7 @@ fi
 for v in BUDGET_MB REPS TIMEOUT_S PORT; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not '${!v}'"
 done
+[[ $RPC =~ ^[0-9]+([.][0-9]+)?$ ]] || die "RPC must be a number, not '$RPC'"
 declare -A WANT=()
 IFS=', ' read -ra _arms <<< "$ARMS"
 for a in "${_arms[@]}"; do
@@ -179,7 +183,7 @@ start_cluster "$PGDATA_DIR" "$PORT" \
     "shared_preload_libraries = 'pg_stat_statements,pg_qualstats,pg_optimizer'" \
     "shared_buffers = $SB" "work_mem = 64MB" "maintenance_work_mem = 1GB" "jit = off" \
     "autovacuum = off" "max_parallel_workers_per_gather = 2" "max_wal_size = 4GB" \
-    "wal_level = minimal" "max_wal_senders = 0" "random_page_cost = 4" "fsync = off" \
+    "wal_level = minimal" "max_wal_senders = 0" "random_page_cost = $RPC" "fsync = off" \
     "pg_stat_statements.save = off" "pg_optimizer.save = off" \
     "pg_qualstats.enabled = off" "pg_optimizer.track = none" "pg_optimizer.sample_rate = 0" \
     "pg_optimizer.predicate_sample_rate = 0"
@@ -548,7 +552,7 @@ for q in "${QIDS[@]}"; do
     echo "$row"
 done
 echo "==> summary: SF $SF, budget $BUDGET_MB MB, $REPS rep(s), timeout ${TIMEOUT_S}s, SKIP_TIMEOUT_REPS=$SKIP_TIMEOUT_REPS," \
-    "random_page_cost 4; total = sum of the 22 per-query medians"
+    "random_page_cost $RPC; total = sum of the 22 per-query medians"
 printf '%-4s %8s %9s %8s %12s %14s %10s\n' arm indexes real_MB est_MB advisor_ms planner_calls total_s
 for arm in "${RUN_ARMS[@]}"; do
     printf '%-4s %8s %9s %8s %12s %14s %10s\n' "$arm" "${N_IDX[$arm]}" "$(fmt_mb "${REAL_BYTES[$arm]}")" \

@@ -61,6 +61,10 @@ static ADVISOR_MAX_PLANNER_CALLS: GucSetting<i32> = GucSetting::<i32>::new(20000
 static ADVISOR_MIN_BENEFIT_PCT: GucSetting<f64> = GucSetting::<f64>::new(0.5);
 /// Multiplier on the modelled cost of maintaining an index on writes. Default 1.
 static ADVISOR_WRITE_COST_FACTOR: GucSetting<f64> = GucSetting::<f64>::new(1.0);
+/// How far a statement's measured time may re-weight its planner cost (advisor::select::time_factors):
+/// its ms per cost unit over the workload's median, clamped to [1/x, x]. 1 = planner cost alone.
+/// Default 10.
+static ADVISOR_TIME_CALIBRATION: GucSetting<f64> = GucSetting::<f64>::new(10.0);
 /// An index never scanned while watched this many days is advised for dropping. Default 14.
 static ADVISOR_UNUSED_DAYS: GucSetting<i32> = GucSetting::<i32>::new(14);
 
@@ -119,6 +123,16 @@ pub fn init() {
         c"0 ignores writes; 2 counts them double.",
         &ADVISOR_WRITE_COST_FACTOR,
         0.0,
+        1000.0,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"pg_optimizer.advisor_time_calibration",
+        c"Most a statement's measured time per planner cost unit, against the workload's median, re-weights its cost in the index advisor.",
+        c"1 weighs statements by planner cost alone; 10 lets one that ran 10x slower than its estimate count up to 10x.",
+        &ADVISOR_TIME_CALIBRATION,
+        1.0,
         1000.0,
         GucContext::Userset,
         GucFlags::default(),
@@ -314,6 +328,9 @@ pub fn advisor_min_benefit_pct() -> f64 {
 }
 pub fn advisor_write_cost_factor() -> f64 {
     ADVISOR_WRITE_COST_FACTOR.get()
+}
+pub fn advisor_time_calibration() -> f64 {
+    ADVISOR_TIME_CALIBRATION.get()
 }
 pub fn advisor_unused_days() -> f64 {
     ADVISOR_UNUSED_DAYS.get() as f64

@@ -45,7 +45,7 @@ impl Default for Settings {
             max_key_columns: 3,
             min_rows: 1000.0,
             min_pages: 8.0,
-            include_max_columns: 3,
+            include_max_columns: 4,
             include_max_width: 64.0,
             include_min_all_visible: 0.5,
             partial_max_freq: 0.2,
@@ -110,6 +110,7 @@ pub fn generate(
             ctx.scan_candidates(&scan, &mut drafts);
         }
         ctx.single_candidates(&table_quals, &mut drafts);
+        ctx.group_candidates(&mut drafts);
         ctx.gin_candidates(&table_quals, &mut drafts);
         ctx.brin_candidates(&table_quals, &mut drafts);
     }
@@ -661,6 +662,30 @@ impl TableCtx<'_> {
         }
     }
 
+    /// GROUP BY / DISTINCT keys of one table, in the written order: an aggregate can read the
+    /// groups in index order (GroupAggregate, no hash table that spills, no sort). Only worth it as
+    /// an index-only scan, so with the statement's other columns as INCLUDE, or not at all.
+    fn group_candidates(&self, d: &mut Drafts) {
+        for st in self.statements {
+            for (_, cols) in st.groups.iter().filter(|(r, _)| *r == self.table.relid) {
+                if cols.is_empty() || cols.len() > self.s.max_key_columns {
+                    continue;
+                }
+                let keys: Vec<Key> = cols.iter().map(|&a| Key::column(a)).collect();
+                let Some(needed) = st.columns.get(&self.table.relid) else { continue };
+                let include = if needed.iter().all(|a| cols.contains(a)) {
+                    Vec::new()
+                } else {
+                    match self.include_columns(st.queryid, &keys) {
+                        Some(include) => include,
+                        None => continue,
+                    }
+                };
+                d.add(self.def_key(Method::Btree, keys, include, None), CandidateKind::Group, [st.queryid], false);
+            }
+        }
+    }
+
     /// GIN (§1.7): jsonb `jsonb_path_ops` when only `@> @? @@` are used on the column, the default
     /// `jsonb_ops` once `? ?| ?&` appear; arrays with the default class; `gin_trgm_ops` for
     /// unanchored patterns when pg_trgm is installed and the pattern has 3+ literal characters.
@@ -794,6 +819,7 @@ fn kind_rank(kind: CandidateKind) -> u8 {
         CandidateKind::Join => 1,
         CandidateKind::EqRange => 2,
         CandidateKind::EqSort => 3,
+        CandidateKind::Group => 3,
         CandidateKind::Hash => 4,
         CandidateKind::Brin => 5,
         CandidateKind::Gin => 6,
@@ -1239,6 +1265,7 @@ mod tests {
             weight: 1.0,
             tables: vec![T],
             columns: [(T, vec![1, 2, 5, 4])].into_iter().collect(),
+            groups: vec![],
         };
         (quals, vec![stmt])
     }
@@ -1256,6 +1283,30 @@ mod tests {
                 "btree(2) Single [1]",
             ]
         );
+    }
+
+    #[test]
+    fn group_by_keys_get_an_index_only_candidate_or_none() {
+        // SELECT b, sum(d) FROM t GROUP BY b, and SELECT DISTINCT c FROM t (no quals at all).
+        let st = |queryid: u64, cols: Vec<i16>, group: Vec<i16>| Statement {
+            queryid,
+            weight: 1.0,
+            tables: vec![T],
+            columns: [(T, cols)].into_iter().collect(),
+            groups: vec![(T, group)],
+        };
+        let stmts = vec![st(1, vec![2, 4], vec![2]), st(2, vec![3], vec![3])];
+        let out = summary(&generate(&[abc_table()], &stmts, &[], &[], &Settings::default()));
+        assert_eq!(out, vec!["btree(2) INCLUDE (4) Group [1]", "btree(3) Group [2]"]);
+        // Other columns too wide to include: a plain index would need the heap, so nothing.
+        let mut wide = abc_table();
+        wide.columns[3].width = 100.0;
+        let out = summary(&generate(&[wide], &stmts[..1], &[], &[], &Settings::default()));
+        assert!(out.is_empty(), "{out:?}");
+        // Whole rows needed (no column list for the table): nothing.
+        let mut whole = st(1, vec![], vec![2]);
+        whole.columns.clear();
+        assert!(generate(&[abc_table()], &[whole], &[], &[], &Settings::default()).is_empty());
     }
 
     #[test]

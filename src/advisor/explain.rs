@@ -177,6 +177,18 @@ pub fn columns_text(def: &IndexDef, table: &TableInfo) -> Vec<String> {
         .collect()
 }
 
+/// The key parts of an index name, as `ChooseIndexColumnNames` makes them: the column name, or
+/// `expr` for an expression; no direction.
+pub fn name_columns(def: &IndexDef, table: &TableInfo) -> Vec<String> {
+    def.keys
+        .iter()
+        .map(|key| match &key.expr {
+            KeyExpr::Column(attnum) => column_name(table, *attnum),
+            KeyExpr::Expr(_) => "expr".to_string(),
+        })
+        .collect()
+}
+
 /// Readable names of the INCLUDE columns, unquoted.
 pub fn include_text(def: &IndexDef, table: &TableInfo) -> Vec<String> {
     def.include.iter().map(|&a| column_name(table, a)).collect()
@@ -330,6 +342,19 @@ pub fn create_reason(kind: CandidateKind, f: &CreateFacts) -> String {
         CandidateKind::Hash => {
             format!("Serves equality on {}.{} with a hash index{}", f.table, cols, saves)
         }
+        CandidateKind::Group => format!(
+            "Returns {} rows in GROUP BY order ({}){}, so {} aggregate{} the groups as they come, without a hash table or a sort{}",
+            f.table,
+            cols,
+            if f.include.is_empty() {
+                String::new()
+            } else {
+                format!(" with INCLUDE ({}) for an index-only scan", f.include.join(", "))
+            },
+            statements_text(f.statements),
+            if f.statements == 1 { "s" } else { "" },
+            saves
+        ),
     }
 }
 
@@ -569,6 +594,8 @@ mod tests {
         def.include = vec![3, 9];
         assert_eq!(columns_text(&def, &t), vec!["tenant_id", "status DESC", "lower(email)"]);
         assert_eq!(include_text(&def, &t), vec!["total", "#9"]);
+        // Names take the column, or `expr`, without direction (as PostgreSQL names them).
+        assert_eq!(name_columns(&def, &t), vec!["tenant_id", "status", "expr"]);
     }
 
     #[test]
@@ -607,6 +634,7 @@ mod tests {
             (CandidateKind::Gin, "Serves jsonb containment on orders.tenant_id, created_at, which a B-tree cannot do; saves 23.4% of workload cost."),
             (CandidateKind::Brin, "Serves range conditions on orders.tenant_id, created_at, a column that follows physical order (correlation 0.99), with a tiny BRIN index; saves 23.4% of workload cost."),
             (CandidateKind::Hash, "Serves equality on orders.tenant_id, created_at with a hash index; saves 23.4% of workload cost."),
+            (CandidateKind::Group, "Returns orders rows in GROUP BY order (tenant_id, created_at) with INCLUDE (total) for an index-only scan, so 2 statements aggregate the groups as they come, without a hash table or a sort; saves 23.4% of workload cost."),
         ];
         for (kind, text) in expect {
             assert_eq!(create_reason(kind, &f), text, "{kind:?}");

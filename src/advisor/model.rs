@@ -220,6 +220,8 @@ pub struct Statement {
     pub tables: Vec<Oid>,
     /// Per table: every column the statement references (for INCLUDE / index-only scans).
     pub columns: BTreeMap<Oid, Vec<i16>>,
+    /// GROUP BY (or DISTINCT) keys that are all columns of one table: (table, key columns).
+    pub groups: Vec<(Oid, Vec<i16>)>,
 }
 
 /// A proposed index with its provenance.
@@ -255,4 +257,6 @@ pub enum CandidateKind {
     Brin,
     /// Hash for equality only.
     Hash,
+    /// The GROUP BY / DISTINCT keys, for an aggregate that reads groups in index order.
+    Group,
 }

@@ -16,6 +16,8 @@ pub struct Options {
     pub max_planner_calls: usize,
     pub min_benefit_pct: f64,
     pub write_cost_factor: f64,
+    /// Clamp of the measured-time calibration of statement weights (1 = off).
+    pub time_calibration: f64,
     pub unused_days: f64,
     pub drops: bool,
 }
@@ -125,17 +127,29 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     let tables = tables;
     let table_of: HashMap<u32, &TableInfo> = tables.iter().map(|t| (t.relid, t)).collect();
     let columns = catalog::columns_used(&quals, &sorts);
+    // Weights: calls, each statement's scaled by how its measured time per cost unit compares with
+    // the workload's (select::time_factors): the planner says how much an index changes a plan,
+    // the measured time what that plan is worth.
+    let factors = select::time_factors(
+        &plannable.iter().map(|p| p.2.total).collect::<Vec<_>>(),
+        &plannable.iter().map(|p| p.0.calls).collect::<Vec<_>>(),
+        &plannable.iter().map(|p| p.0.total_ms).collect::<Vec<_>>(),
+        o.time_calibration,
+    );
     let statements: Vec<Statement> = plannable
         .iter()
-        .map(|(r, st, c)| Statement {
+        .zip(&factors)
+        .map(|((r, st, c), f)| Statement {
             queryid: r.queryid,
-            weight: r.calls,
+            weight: r.calls * f,
             tables: c.tables.iter().map(|&t| u32::from(t)).collect(),
             columns: {
                 let mut m = columns.get(&r.queryid).cloned().unwrap_or_default();
                 for (rel, cols) in st.columns() {
-                    // A whole-row reference (0) means every column: no index-only scan.
-                    if !cols.contains(&0) {
+                    if cols.contains(&0) {
+                        // Whole rows (or the rows it changes): no index-only scan serves it.
+                        m.remove(&u32::from(rel));
+                    } else {
                         let e = m.entry(u32::from(rel)).or_default();
                         e.extend(cols);
                         e.sort();
@@ -144,6 +158,7 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
                 }
                 m
             },
+            groups: st.group_keys().into_iter().map(|(rel, cols)| (u32::from(rel), cols)).collect(),
         })
         .collect();
 
@@ -163,7 +178,7 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     let mut fractions = vec![];
     for c in &cands {
         let t = table_of[&c.def.relid];
-        let name = explain::index_name(&t.name, &explain::columns_text(&c.def, t), "idx");
+        let name = explain::index_name(&t.name, &explain::name_columns(&c.def, t), "idx");
         let ddl = explain::create_ddl(&c.def, t, &name, false);
         let h = match plan::in_subtransaction(|| whatif::create(&ddl, false).oid) {
             Ok(oid) => oid,
@@ -243,7 +258,7 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     for (k, &i) in out.chosen.iter().enumerate() {
         let c = &cands[i];
         let t = table_of[&c.def.relid];
-        let cols = explain::columns_text(&c.def, t);
+        let cols = explain::name_columns(&c.def, t);
         let mut name = explain::index_name(&t.name, &cols, "idx");
         let mut n = 1;
         while !final_names.insert(name.clone()) {

@@ -495,6 +495,33 @@ pub fn extend(items: &[Item], w: &Workload, model: &mut dyn CostModel, s: &Setti
     out
 }
 
+/// Calibration of each statement's planner cost by its measured time (the advisor's weights are
+/// `calls × factor`): `ms per cost unit` of the statement over the median of that ratio across the
+/// workload, clamped to `[1/clamp, clamp]`. A statement that ran 5x slower per cost unit than the
+/// median (a hash aggregate that spilled, a misestimated join) gets 5x the weight, so an index that
+/// removes that plan counts for the time it saves, not only for the cost the planner saw. The
+/// median, not the workload's total time over total cost: one absurd estimate (a correlated
+/// sub-select costed at 10^9) would otherwise set the scale for every other statement. Inputs per
+/// statement: baseline planner cost per call, calls, total measured ms. A statement without a
+/// positive cost or time gets 1.
+pub fn time_factors(cost_per_call: &[f64], calls: &[f64], total_ms: &[f64], clamp: f64) -> Vec<f64> {
+    let ratio = |i: usize| -> Option<f64> {
+        let (c, n, t) = (cost_per_call[i], calls[i], total_ms[i]);
+        (c > 0.0 && n > 0.0 && t > 0.0 && c.is_finite() && t.is_finite()).then(|| t / (n * c))
+    };
+    let mut ratios: Vec<f64> = (0..cost_per_call.len()).filter_map(ratio).collect();
+    if ratios.is_empty() {
+        return vec![1.0; cost_per_call.len()];
+    }
+    ratios.sort_by(|a, b| a.total_cmp(b));
+    let m = ratios.len();
+    let median = if m % 2 == 1 { ratios[m / 2] } else { (ratios[m / 2 - 1] + ratios[m / 2]) / 2.0 };
+    let clamp = clamp.max(1.0);
+    (0..cost_per_call.len())
+        .map(|i| ratio(i).map_or(1.0, |r| (r / median).clamp(1.0 / clamp, clamp)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1204,5 +1231,23 @@ mod tests {
         assert_eq!(o.planner_calls, 3);
         assert_eq!(o.cost_before, 4.0 * R);
         assert_eq!(o.rejected, vec![(0, Rejection::Capped)]);
+    }
+
+    #[test]
+    fn time_factors_scale_by_time_per_cost_around_the_median() {
+        // Four statements at 1 ms per 100 cost units; one at 5x that (a spilling aggregate); one
+        // absurd estimate (10^9 units in 60 s); one never timed.
+        let cost = [100.0, 200.0, 1000.0, 50.0, 400.0, 1e9, 300.0];
+        let calls = [10.0, 1.0, 2.0, 4.0, 1.0, 1.0, 3.0];
+        let ms = [10.0, 2.0, 20.0, 2.0, 20.0, 60000.0, 0.0];
+        let f = time_factors(&cost, &calls, &ms, 10.0);
+        let expect = [1.0, 1.0, 1.0, 1.0, 5.0, 0.1, 1.0];
+        for (got, want) in f.iter().zip(expect) {
+            assert!((got - want).abs() < 1e-9, "{f:?}");
+        }
+        // Clamped the other way too, and nothing to calibrate against: all 1.
+        let f = time_factors(&[100.0, 100.0, 100.0], &[1.0, 1.0, 1.0], &[1.0, 1.0, 1000.0], 10.0);
+        assert_eq!(f, vec![1.0, 1.0, 10.0]);
+        assert_eq!(time_factors(&[100.0, 0.0], &[1.0, 1.0], &[0.0, 5.0], 10.0), vec![1.0, 1.0]);
     }
 }

@@ -13,6 +13,7 @@ fn options(budget_mb: Option<i32>, max_per_table: Option<i32>, drops: bool) -> O
         max_planner_calls: gucs::advisor_max_planner_calls(),
         min_benefit_pct: gucs::advisor_min_benefit_pct(),
         write_cost_factor: gucs::advisor_write_cost_factor(),
+        time_calibration: gucs::advisor_time_calibration(),
         unused_days: gucs::advisor_unused_days(),
         drops,
     }

@@ -5,6 +5,8 @@ fn adv_setup() {
     Spi::run("SET pg_optimizer.track = 'all'").unwrap();
     Spi::run("SET pg_optimizer.predicate_sample_rate = 1").unwrap();
     Spi::run("SET max_parallel_workers_per_gather = 0").unwrap();
+    // Planner cost alone: measured times would make the choices depend on the machine's speed.
+    Spi::run("SET pg_optimizer.advisor_time_calibration = 1").unwrap();
     // No reset: tests run concurrently, and each filters the advice by its own tables.
 }
 

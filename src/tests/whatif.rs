@@ -183,3 +183,68 @@ fn partitions_get_the_parent_index_by_column_name() {
     assert_eq!(Spi::get_one::<i32>("SELECT leaf_partitions FROM optimizer.hypothetical_indexes").unwrap(), Some(2));
     Spi::run("SELECT optimizer.drop_hypothetical()").unwrap();
 }
+
+/// The columns a statement reads, per table, as the advisor's covering candidates see them.
+fn columns_of(sql: &str) -> Vec<(String, Vec<i16>)> {
+    let st = crate::whatif::plan::Statement::prepare(sql, &[]).unwrap();
+    let mut out: Vec<(String, Vec<i16>)> = st
+        .columns()
+        .into_iter()
+        .map(|(rel, cols)| (unsafe { std::ffi::CStr::from_ptr(pg_sys::get_rel_name(rel)) }.to_string_lossy().into_owned(), cols))
+        .collect();
+    out.sort();
+    out
+}
+
+#[pg_test]
+fn statement_columns_are_found_at_every_level() {
+    Spi::run("CREATE TABLE wc_o (id int PRIMARY KEY, cust int, total numeric, note text)").unwrap();
+    Spi::run("CREATE TABLE wc_l (oid int, qty int, price numeric, comment text)").unwrap();
+    let o = |v: &[i16]| ("wc_o".to_string(), v.to_vec());
+    let l = |v: &[i16]| ("wc_l".to_string(), v.to_vec());
+    // Top level: output, WHERE, GROUP BY and ORDER BY.
+    assert_eq!(columns_of("SELECT cust, sum(total) FROM wc_o WHERE id > 5 GROUP BY cust ORDER BY 2"), vec![o(&[1, 2, 3])]);
+    // A sub-select in WHERE, with an outer reference counted for the outer table (TPC-H Q18's shape).
+    assert_eq!(
+        columns_of("SELECT o.cust FROM wc_o o WHERE o.id IN (SELECT oid FROM wc_l GROUP BY oid HAVING sum(qty) > 300)
+                    AND EXISTS (SELECT 1 FROM wc_l l2 WHERE l2.oid = o.id AND l2.price > o.total)"),
+        vec![l(&[1, 2, 3]), o(&[1, 2, 3])]
+    );
+    // A subquery in FROM and a CTE (TPC-H Q9's and Q15's shapes).
+    assert_eq!(
+        columns_of("WITH r AS (SELECT oid, sum(price) AS p FROM wc_l GROUP BY oid)
+                    SELECT x.cust, r.p FROM (SELECT id, cust FROM wc_o) x JOIN r ON r.oid = x.id"),
+        vec![l(&[1, 3]), o(&[1, 2])]
+    );
+    // Through a join alias (a merged USING column), a column counts for the table behind it.
+    assert_eq!(columns_of("SELECT id FROM wc_o FULL JOIN (SELECT oid AS id, qty FROM wc_l) s USING (id)"), vec![l(&[1]), o(&[1])]);
+    // Whole rows and the rows an UPDATE changes: no index-only scan.
+    assert_eq!(columns_of("SELECT o FROM wc_o o WHERE id = 1"), vec![o(&[0])]);
+    assert_eq!(columns_of("UPDATE wc_o SET total = 0 WHERE cust = 3"), vec![o(&[0])]);
+    assert_eq!(columns_of("DELETE FROM wc_l WHERE oid IN (SELECT id FROM wc_o WHERE cust = 1)"), vec![l(&[0]), o(&[1, 2])]);
+}
+
+#[pg_test]
+fn group_keys_of_one_table_at_any_level() {
+    Spi::run("CREATE TABLE wg_o (id int PRIMARY KEY, cust int, total numeric)").unwrap();
+    Spi::run("CREATE TABLE wg_l (oid int, qty int, price numeric)").unwrap();
+    let keys = |sql: &str| -> Vec<(String, Vec<i16>)> {
+        crate::whatif::plan::Statement::prepare(sql, &[])
+            .unwrap()
+            .group_keys()
+            .into_iter()
+            .map(|(rel, cols)| (unsafe { std::ffi::CStr::from_ptr(pg_sys::get_rel_name(rel)) }.to_string_lossy().into_owned(), cols))
+            .collect()
+    };
+    // In a sub-select (TPC-H Q18), in the written order, and DISTINCT.
+    assert_eq!(
+        keys("SELECT cust FROM wg_o WHERE id IN (SELECT oid FROM wg_l GROUP BY oid HAVING sum(qty) > 300)"),
+        vec![("wg_l".to_string(), vec![1])]
+    );
+    assert_eq!(keys("SELECT qty, oid, count(*) FROM wg_l GROUP BY qty, oid"), vec![("wg_l".to_string(), vec![2, 1])]);
+    assert_eq!(keys("SELECT DISTINCT cust FROM wg_o"), vec![("wg_o".to_string(), vec![2])]);
+    // Keys from two tables, an expression, grouping sets: no single index delivers the order.
+    assert!(keys("SELECT o.cust, l.qty FROM wg_o o JOIN wg_l l ON l.oid = o.id GROUP BY o.cust, l.qty").is_empty());
+    assert!(keys("SELECT cust + 1 FROM wg_o GROUP BY cust + 1").is_empty());
+    assert!(keys("SELECT cust, id FROM wg_o GROUP BY ROLLUP (cust, id)").is_empty());
+}

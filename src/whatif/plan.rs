@@ -181,43 +181,39 @@ impl Statement {
         }
     }
 
-    /// Per table read directly by the top level of the statement, the columns it references
-    /// anywhere there (output, WHERE, join conditions, GROUP BY, ORDER BY): what an index-only
-    /// scan would have to return. Statements with sub-selects give nothing (not needed for
-    /// correctness: INCLUDE is only proposed when this is known).
+    /// The columns the statement reads from each table, at every level: sub-selects, `FROM`
+    /// subqueries, CTEs and set operations included (an outer reference counts for the table it
+    /// names). Columns reached through a join alias count for the table behind it. `[0]` when some
+    /// instance of the table needs whole rows or a system column (a whole-row reference, the row an
+    /// UPDATE or DELETE changes): no index-only scan can serve that table.
     pub fn columns(&self) -> Vec<(pg_sys::Oid, Vec<i16>)> {
-        let mut out: Vec<(pg_sys::Oid, Vec<i16>)> = vec![];
+        self.walk()
+            .found
+            .into_iter()
+            .map(|(rel, cols)| if cols.contains(&0) { (rel, vec![0]) } else { (rel, cols.into_iter().collect()) })
+            .collect()
+    }
+
+    /// The GROUP BY (or DISTINCT) keys of every query level whose keys are all plain columns of
+    /// one table that level reads: an index in that order lets the aggregate read groups as they
+    /// come, without a hash table or a sort. Per table, the key columns in the written order.
+    pub fn group_keys(&self) -> Vec<(pg_sys::Oid, Vec<i16>)> {
+        self.walk().groups
+    }
+
+    fn walk(&self) -> ColumnWalk {
+        let mut walk = ColumnWalk { stack: vec![], found: vec![], groups: vec![] };
         unsafe {
             for q in list_nodes::<pg_sys::Query>(self.queries) {
-                if (*q).hasSubLinks || (*q).commandType != pg_sys::CmdType::CMD_SELECT || !(*q).cteList.is_null() {
-                    continue;
+                if (*q).resultRelation > 0 {
+                    // The changed rows are fetched from the heap whatever the indexes.
+                    let rte = list_nodes::<pg_sys::RangeTblEntry>((*q).rtable)[(*q).resultRelation as usize - 1];
+                    walk.add((*rte).relid, 0);
                 }
-                for (i, rte) in list_nodes::<pg_sys::RangeTblEntry>((*q).rtable).into_iter().enumerate() {
-                    if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION {
-                        continue;
-                    }
-                    let mut set: *mut pg_sys::Bitmapset = std::ptr::null_mut();
-                    let varno = (i + 1) as pg_sys::Index;
-                    for node in [(*q).targetList as *mut pg_sys::Node, (*q).jointree as *mut pg_sys::Node, (*q).havingQual] {
-                        if !node.is_null() {
-                            pg_sys::pull_varattnos(node, varno, &mut set);
-                        }
-                    }
-                    // A whole-row reference (attnum 0) stands for every column.
-                    let all = attnums(set);
-                    let cols = if all.contains(&0) { vec![0] } else { all.into_iter().filter(|&a| a > 0).collect() };
-                    match out.iter_mut().find(|(r, _)| *r == (*rte).relid) {
-                        Some((_, c)) => {
-                            c.extend(cols);
-                            c.sort();
-                            c.dedup();
-                        }
-                        None => out.push(((*rte).relid, cols)),
-                    }
-                }
+                column_walker(q as *mut pg_sys::Node, &mut walk as *mut ColumnWalk as *mut std::ffi::c_void);
             }
         }
-        out
+        walk
     }
 
     /// For an UPDATE: the table and the columns its SET list assigns (what decides whether an
@@ -291,6 +287,125 @@ impl Statement {
 
 /// The attribute numbers in a column set built the way `pull_varattnos` and `updatedCols` build
 /// them (offset by `FirstLowInvalidHeapAttributeNumber`); system columns come out negative.
+/// State of [`column_walker`]: the queries around the node being walked (outermost first), the
+/// columns found so far by table, and the grouping keys found (see [`Statement::group_keys`]).
+struct ColumnWalk {
+    stack: Vec<*mut pg_sys::Query>,
+    found: Vec<(pg_sys::Oid, std::collections::BTreeSet<i16>)>,
+    groups: Vec<(pg_sys::Oid, Vec<i16>)>,
+}
+
+impl ColumnWalk {
+    /// Column `attnum` of table `rel` is read; 0 (or a system column) means the whole row.
+    fn add(&mut self, rel: pg_sys::Oid, attnum: i16) {
+        let attnum = attnum.max(0);
+        match self.found.iter_mut().find(|(r, _)| *r == rel) {
+            Some((_, c)) => {
+                c.insert(attnum);
+            }
+            None => self.found.push((rel, [attnum].into())),
+        }
+    }
+
+    /// The GROUP BY keys of `q` (else its DISTINCT keys) when all are columns of one table of `q`.
+    unsafe fn group(&mut self, q: *const pg_sys::Query) {
+        unsafe {
+            let clause = if !(*q).groupClause.is_null() { (*q).groupClause } else { (*q).distinctClause };
+            if clause.is_null() || !(*q).groupingSets.is_null() || (*q).hasDistinctOn {
+                return;
+            }
+            let rtes = list_nodes::<pg_sys::RangeTblEntry>((*q).rtable);
+            let tles = list_nodes::<pg_sys::TargetEntry>((*q).targetList);
+            let mut rel = None;
+            let mut keys = vec![];
+            for sgc in list_nodes::<pg_sys::SortGroupClause>(clause) {
+                let Some(&tle) = tles.iter().find(|&&t| (*t).ressortgroupref == (*sgc).tleSortGroupRef) else { return };
+                let e = (*tle).expr as *const pg_sys::Node;
+                if e.is_null() || (*e).type_ != pg_sys::NodeTag::T_Var {
+                    return;
+                }
+                let v = e as *const pg_sys::Var;
+                if (*v).varlevelsup != 0 || (*v).varattno <= 0 || (*v).varno < 1 {
+                    return;
+                }
+                let Some(&rte) = rtes.get((*v).varno as usize - 1) else { return };
+                if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION || rel.is_some_and(|r| r != (*v).varno) {
+                    return;
+                }
+                rel = Some((*v).varno);
+                if !keys.contains(&(*v).varattno) {
+                    keys.push((*v).varattno);
+                }
+            }
+            if let Some(varno) = rel {
+                let relid = (*rtes[varno as usize - 1]).relid;
+                if !self.groups.iter().any(|(r, k)| *r == relid && *k == keys) {
+                    self.groups.push((relid, keys));
+                }
+            }
+        }
+    }
+
+    /// A Var of the query `varlevelsup` levels out.
+    unsafe fn var(&mut self, v: *const pg_sys::Var, cxt: *mut std::ffi::c_void) {
+        unsafe {
+            let up = (*v).varlevelsup as usize;
+            if up >= self.stack.len() || (*v).varno < 1 {
+                return;
+            }
+            let level = self.stack.len() - 1 - up;
+            let rtes = list_nodes::<pg_sys::RangeTblEntry>((*self.stack[level]).rtable);
+            let Some(&rte) = rtes.get((*v).varno as usize - 1) else { return };
+            let attnum = (*v).varattno;
+            match (*rte).rtekind {
+                pg_sys::RTEKind::RTE_RELATION => self.add((*rte).relid, attnum),
+                pg_sys::RTEKind::RTE_JOIN => {
+                    // A join alias column: what it stands for, read at the level of that query.
+                    let aliases = list_nodes::<pg_sys::Node>((*rte).joinaliasvars);
+                    let exprs: Vec<*mut pg_sys::Node> = if attnum > 0 {
+                        aliases.get(attnum as usize - 1).copied().into_iter().collect()
+                    } else {
+                        aliases
+                    };
+                    let saved = self.stack.split_off(level + 1);
+                    for e in exprs {
+                        column_walker(e, cxt);
+                    }
+                    self.stack.extend(saved);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Walks a query tree (the node and everything below it) for [`Statement::columns`].
+#[pg_guard]
+unsafe extern "C-unwind" fn column_walker(node: *mut pg_sys::Node, cxt: *mut std::ffi::c_void) -> bool {
+    unsafe {
+        if node.is_null() {
+            return false;
+        }
+        let walk = cxt as *mut ColumnWalk;
+        match (*node).type_ {
+            pg_sys::NodeTag::T_Query => {
+                let q = node as *mut pg_sys::Query;
+                (*walk).group(q);
+                (*walk).stack.push(q);
+                // Join alias lists name every column of both sides: only the ones a Var uses count.
+                let r = pg_sys::query_tree_walker(q, Some(column_walker), cxt, pg_sys::QTW_IGNORE_JOINALIASES as i32);
+                (*walk).stack.pop();
+                r
+            }
+            pg_sys::NodeTag::T_Var => {
+                (*walk).var(node as *const pg_sys::Var, cxt);
+                false
+            }
+            _ => pg_sys::expression_tree_walker(node, Some(column_walker), cxt),
+        }
+    }
+}
+
 unsafe fn attnums(set: *const pg_sys::Bitmapset) -> Vec<i16> {
     let mut out = vec![];
     let mut m = -1;
