@@ -216,8 +216,12 @@ fn statement_columns_are_found_at_every_level() {
                     SELECT x.cust, r.p FROM (SELECT id, cust FROM wc_o) x JOIN r ON r.oid = x.id"),
         vec![l(&[1, 3]), o(&[1, 2])]
     );
-    // Through a join alias (a merged USING column), a column counts for the table behind it.
-    assert_eq!(columns_of("SELECT id FROM wc_o FULL JOIN (SELECT oid AS id, qty FROM wc_l) s USING (id)"), vec![l(&[1]), o(&[1])]);
+    // Through a join alias (a merged USING column), a column counts for the table behind it. A
+    // subquery's output columns count even where the outer query ignores them (qty): more INCLUDE
+    // columns than needed at worst, never fewer.
+    assert_eq!(columns_of("SELECT id FROM wc_o FULL JOIN (SELECT oid AS id, qty FROM wc_l) s USING (id)"), vec![l(&[1, 2]), o(&[1])]);
+    // A column named only through an aliased join (j.total is a join alias column).
+    assert_eq!(columns_of("SELECT j.total FROM (wc_o JOIN wc_l ON wc_l.oid = wc_o.cust) AS j"), vec![l(&[1]), o(&[2, 3])]);
     // Whole rows and the rows an UPDATE changes: no index-only scan.
     assert_eq!(columns_of("SELECT o FROM wc_o o WHERE id = 1"), vec![o(&[0])]);
     assert_eq!(columns_of("UPDATE wc_o SET total = 0 WHERE cust = 3"), vec![o(&[0])]);
