@@ -346,34 +346,29 @@ impl ColumnWalk {
         }
     }
 
-    /// A Var of the query `varlevelsup` levels out.
-    unsafe fn var(&mut self, v: *const pg_sys::Var, cxt: *mut std::ffi::c_void) {
+    /// A Var of the query `varlevelsup` levels out: a table column is recorded; a join alias
+    /// column comes back as what it stands for, with the level to walk it at.
+    unsafe fn var(&mut self, v: *const pg_sys::Var) -> Option<(usize, Vec<*mut pg_sys::Node>)> {
         unsafe {
             let up = (*v).varlevelsup as usize;
             if up >= self.stack.len() || (*v).varno < 1 {
-                return;
+                return None;
             }
             let level = self.stack.len() - 1 - up;
             let rtes = list_nodes::<pg_sys::RangeTblEntry>((*self.stack[level]).rtable);
-            let Some(&rte) = rtes.get((*v).varno as usize - 1) else { return };
+            let &rte = rtes.get((*v).varno as usize - 1)?;
             let attnum = (*v).varattno;
             match (*rte).rtekind {
-                pg_sys::RTEKind::RTE_RELATION => self.add((*rte).relid, attnum),
-                pg_sys::RTEKind::RTE_JOIN => {
-                    // A join alias column: what it stands for, read at the level of that query.
-                    let aliases = list_nodes::<pg_sys::Node>((*rte).joinaliasvars);
-                    let exprs: Vec<*mut pg_sys::Node> = if attnum > 0 {
-                        aliases.get(attnum as usize - 1).copied().into_iter().collect()
-                    } else {
-                        aliases
-                    };
-                    let saved = self.stack.split_off(level + 1);
-                    for e in exprs {
-                        column_walker(e, cxt);
-                    }
-                    self.stack.extend(saved);
+                pg_sys::RTEKind::RTE_RELATION => {
+                    self.add((*rte).relid, attnum);
+                    None
                 }
-                _ => {}
+                pg_sys::RTEKind::RTE_JOIN => {
+                    let aliases = list_nodes::<pg_sys::Node>((*rte).joinaliasvars);
+                    let exprs = if attnum > 0 { aliases.get(attnum as usize - 1).copied().into_iter().collect() } else { aliases };
+                    Some((level, exprs))
+                }
+                _ => None,
             }
         }
     }
@@ -398,7 +393,14 @@ unsafe extern "C-unwind" fn column_walker(node: *mut pg_sys::Node, cxt: *mut std
                 r
             }
             pg_sys::NodeTag::T_Var => {
-                (*walk).var(node as *const pg_sys::Var, cxt);
+                if let Some((level, exprs)) = (*walk).var(node as *const pg_sys::Var) {
+                    // A join alias column: what it stands for, read at the level of that query.
+                    let saved = (*walk).stack.split_off(level + 1);
+                    for e in exprs {
+                        column_walker(e, cxt);
+                    }
+                    (*walk).stack.extend(saved);
+                }
                 false
             }
             _ => pg_sys::expression_tree_walker(node, Some(column_walker), cxt),
