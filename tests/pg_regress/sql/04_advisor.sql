@@ -15,6 +15,9 @@ INSERT INTO orders SELECT g, g % 5000 + 1, CASE WHEN g % 100 = 0 THEN 'pending' 
   FROM generate_series(1, 30000) g;
 CREATE INDEX orders_id_copy ON orders (id);
 ANALYZE customers, orders;
+-- the load's table counters reach shared statistics before the reset, not after it (where they
+-- would count as the workload's writes)
+SELECT pg_stat_force_next_flush();
 SELECT pg_stat_reset() IS NOT NULL AS stats_reset;
 SELECT optimizer.reset() >= 0 AS reset, optimizer.reset_predicates() >= 0 AS reset_predicates;
 
@@ -33,8 +36,9 @@ SELECT total_with < total_without / 10 AS much_cheaper, used
 SELECT * FROM orders WHERE customer_id = 42 ORDER BY created_at DESC LIMIT 5;
 SELECT * FROM orders WHERE customer_id = 43 ORDER BY created_at DESC LIMIT 5;
 SELECT * FROM orders WHERE customer_id = 44 ORDER BY created_at DESC LIMIT 5;
+-- (one constant: the advisor plans the slowest execution's, which with two would depend on timing)
 SELECT count(*) FROM orders WHERE status = 'pending' AND created_at > '2026-03-01';
-SELECT count(*) FROM orders WHERE status = 'pending' AND created_at > '2026-04-01';
+SELECT count(*) FROM orders WHERE status = 'pending' AND created_at > '2026-03-01';
 SELECT c.email, o.total FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = 'user7@example.com';
 SELECT c.email, o.total FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = 'user8@example.com';
 SELECT c.email, o.total FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = 'user9@example.com';
