@@ -34,7 +34,7 @@ pub fn statements() -> Result<Vec<Recorded>, String> {
     let sql = "SELECT queryid, query, example, example_params, calls, total_exec_time, rows
                  FROM @extschema@.statements
                 WHERE dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
-                  AND queryid IS NOT NULL AND calls > 0 AND query !~* '^\\s*(explain|create|alter|drop|vacuum|analyze|copy|set|reset|show|begin|commit|rollback|prepare|execute|deallocate|truncate|grant|revoke|comment|cluster|reindex|refresh|lock|listen|notify|discard|checkpoint|do|call|end|start|savepoint|release|abort|fetch|move|close|declare|load|listen|unlisten|security|reassign|import)\\M'
+                  AND queryid IS NOT NULL AND calls > 0 AND query !~* '^\\s*(explain|create|alter|drop|vacuum|analyze|copy|set|reset|show|begin|commit|rollback|prepare|execute|deallocate|truncate|grant|revoke|comment|cluster|reindex|refresh|lock|listen|notify|discard|checkpoint|do|call|end|start|savepoint|release|abort|fetch|move|close|declare|load|unlisten|security|reassign|import)\\M'
                   AND query !~ 'optimizer\\.'
                 ORDER BY queryid, example_exec_time DESC NULLS LAST";
     let sql = sql.replace("@extschema@", "optimizer");

@@ -139,32 +139,36 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     let statements: Vec<Statement> = plannable
         .iter()
         .zip(&factors)
-        .map(|((r, st, c), f)| Statement {
-            queryid: r.queryid,
-            weight: r.calls * f,
-            tables: c.tables.iter().map(|&t| u32::from(t)).collect(),
-            columns: {
-                let mut m = columns.get(&r.queryid).cloned().unwrap_or_default();
-                for (rel, cols) in st.columns() {
-                    if cols.contains(&0) {
-                        // Whole rows (or the rows it changes): no index-only scan serves it.
-                        m.remove(&u32::from(rel));
-                    } else {
-                        let e = m.entry(u32::from(rel)).or_default();
-                        e.extend(cols);
-                        e.sort();
-                        e.dedup();
+        .map(|((r, st, c), f)| {
+            let reads = st.reads();
+            Statement {
+                queryid: r.queryid,
+                weight: r.calls * f,
+                tables: c.tables.iter().map(|&t| u32::from(t)).collect(),
+                columns: {
+                    let mut m = columns.get(&r.queryid).cloned().unwrap_or_default();
+                    for (rel, cols) in reads.columns {
+                        if cols.contains(&0) {
+                            // Whole rows (or the rows it changes): no index-only scan serves it.
+                            m.remove(&u32::from(rel));
+                        } else {
+                            let e = m.entry(u32::from(rel)).or_default();
+                            e.extend(cols);
+                            e.sort();
+                            e.dedup();
+                        }
                     }
-                }
-                m
-            },
-            groups: st.group_keys().into_iter().map(|(rel, cols)| (u32::from(rel), cols)).collect(),
+                    m
+                },
+                groups: reads.groups.into_iter().map(|(rel, cols)| (u32::from(rel), cols)).collect(),
+            }
         })
         .collect();
 
     // 2. Candidates, each defined as a hypothetical index with its size and write penalty.
-    let mut cands = candidates::generate(&tables, &statements, &quals, &sorts, &candidates::Settings::default());
-    merge_covering(&mut cands, &table_of);
+    let rules = candidates::Settings::default();
+    let mut cands = candidates::generate(&tables, &statements, &quals, &sorts, &rules);
+    merge_covering(&mut cands, &table_of, &rules);
     let params = write_cost::CostParams {
         factor: o.write_cost_factor,
         shared_buffers_pages: unsafe { pg_sys::NBuffers } as f64,
@@ -253,7 +257,7 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     let out = select::extend(&items, &workload, &mut model, &settings);
     let to_hour = HOUR / window;
 
-    // Final names: the plain one where free (candidate names carry counters to stay unique).
+    // Final names: the plain one where free, else with a counter (`_idx1`, ...).
     let mut final_names: BTreeSet<String> = tables.iter().flat_map(|t| t.existing.iter().map(|e| e.name.clone())).collect();
     for (k, &i) in out.chosen.iter().enumerate() {
         let c = &cands[i];
@@ -344,9 +348,9 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
 /// Covering indexes that serve several statements at once: for two btree candidates on one
 /// table, neither partial, whose keys are one a prefix of the other and at least one of which has
 /// INCLUDE columns, the longer keys with the union of everything else both read as INCLUDE
-/// (at most 4 columns, 64 bytes). Extend can then replace either one by the merge when that pays
+/// (within the covering limits of `rules`: `include_max_columns`, `include_max_width`). Extend can then replace either one by the merge when that pays
 /// (coverage makes it a replacement, not an addition).
-fn merge_covering(cands: &mut Vec<Candidate>, tables: &HashMap<u32, &TableInfo>) {
+fn merge_covering(cands: &mut Vec<Candidate>, tables: &HashMap<u32, &TableInfo>, rules: &candidates::Settings) {
     let n = cands.len();
     let mut merged: Vec<Candidate> = vec![];
     for i in 0..n {
@@ -367,12 +371,12 @@ fn merge_covering(cands: &mut Vec<Candidate>, tables: &HashMap<u32, &TableInfo>)
             let keys: BTreeSet<i16> = a.def.keys.iter().filter_map(|k| if let KeyExpr::Column(c) = k.expr { Some(c) } else { None }).collect();
             let include: BTreeSet<i16> =
                 a.def.include.iter().chain(b.def.include.iter()).copied().filter(|c| !keys.contains(c)).collect();
-            if include.len() <= a.def.include.len() || include.len() > 4 {
+            if include.len() <= a.def.include.len() || include.len() > rules.include_max_columns {
                 continue;
             }
             let t = tables[&a.def.relid];
             let width: f64 = include.iter().map(|&c| t.column(c).map(|s| s.width).unwrap_or(8.0)).sum();
-            if width > 64.0 {
+            if width > rules.include_max_width {
                 continue;
             }
             let mut def = a.def.clone();
@@ -481,13 +485,13 @@ mod tests {
         let tables: HashMap<u32, &TableInfo> = HashMap::from([(1, &t)]);
         // (1) INCLUDE (2) and (1, 3) INCLUDE (4): merged into (1, 3) INCLUDE (2, 4).
         let mut c = vec![btree(&[1], &[2]), btree(&[1, 3], &[4]), btree(&[5], &[6])];
-        merge_covering(&mut c, &tables);
+        merge_covering(&mut c, &tables, &candidates::Settings::default());
         assert_eq!(c.len(), 4);
         assert_eq!(c[3].def.keys, vec![Key::column(1), Key::column(3)]);
         assert_eq!(c[3].def.include, vec![2, 4]);
         assert_eq!(c[3].queryids, vec![1]);
         // Unrelated keys (5) never merge; a second pass adds nothing new.
-        merge_covering(&mut c, &tables);
+        merge_covering(&mut c, &tables, &candidates::Settings::default());
         assert_eq!(c.len(), 4);
     }
 }

@@ -188,7 +188,8 @@ fn partitions_get_the_parent_index_by_column_name() {
 fn columns_of(sql: &str) -> Vec<(String, Vec<i16>)> {
     let st = crate::whatif::plan::Statement::prepare(sql, &[]).unwrap();
     let mut out: Vec<(String, Vec<i16>)> = st
-        .columns()
+        .reads()
+        .columns
         .into_iter()
         .map(|(rel, cols)| (unsafe { std::ffi::CStr::from_ptr(pg_sys::get_rel_name(rel)) }.to_string_lossy().into_owned(), cols))
         .collect();
@@ -235,7 +236,8 @@ fn group_keys_of_one_table_at_any_level() {
     let keys = |sql: &str| -> Vec<(String, Vec<i16>)> {
         crate::whatif::plan::Statement::prepare(sql, &[])
             .unwrap()
-            .group_keys()
+            .reads()
+            .groups
             .into_iter()
             .map(|(rel, cols)| (unsafe { std::ffi::CStr::from_ptr(pg_sys::get_rel_name(rel)) }.to_string_lossy().into_owned(), cols))
             .collect()

@@ -26,6 +26,20 @@ pub struct Costed {
     pub text: Option<String>,
 }
 
+/// What a statement reads, per table, at every level of its query tree.
+pub struct Reads {
+    /// The columns it reads from each table: sub-selects, `FROM` subqueries, CTEs and set
+    /// operations included (an outer reference counts for the table it names); columns reached
+    /// through a join alias count for the table behind it. `[0]` when some instance of the table
+    /// needs whole rows or a system column (a whole-row reference, the row an UPDATE or DELETE
+    /// changes): no index-only scan can serve that table.
+    pub columns: Vec<(pg_sys::Oid, Vec<i16>)>,
+    /// The GROUP BY (or DISTINCT) keys of every query level whose keys are all plain columns of
+    /// one table that level reads, in the written order: an index in that order lets the aggregate
+    /// read groups as they come, without a hash table or a sort.
+    pub groups: Vec<(pg_sys::Oid, Vec<i16>)>,
+}
+
 /// An analysed statement, ready to be planned many times.
 pub struct Statement {
     cxt: pg_sys::MemoryContext,
@@ -181,27 +195,8 @@ impl Statement {
         }
     }
 
-    /// The columns the statement reads from each table, at every level: sub-selects, `FROM`
-    /// subqueries, CTEs and set operations included (an outer reference counts for the table it
-    /// names). Columns reached through a join alias count for the table behind it. `[0]` when some
-    /// instance of the table needs whole rows or a system column (a whole-row reference, the row an
-    /// UPDATE or DELETE changes): no index-only scan can serve that table.
-    pub fn columns(&self) -> Vec<(pg_sys::Oid, Vec<i16>)> {
-        self.walk()
-            .found
-            .into_iter()
-            .map(|(rel, cols)| if cols.contains(&0) { (rel, vec![0]) } else { (rel, cols.into_iter().collect()) })
-            .collect()
-    }
-
-    /// The GROUP BY (or DISTINCT) keys of every query level whose keys are all plain columns of
-    /// one table that level reads: an index in that order lets the aggregate read groups as they
-    /// come, without a hash table or a sort. Per table, the key columns in the written order.
-    pub fn group_keys(&self) -> Vec<(pg_sys::Oid, Vec<i16>)> {
-        self.walk().groups
-    }
-
-    fn walk(&self) -> ColumnWalk {
+    /// What the statement reads, from one walk of its query tree at every level (see [`Reads`]).
+    pub fn reads(&self) -> Reads {
         let mut walk = ColumnWalk { stack: vec![], found: vec![], groups: vec![] };
         unsafe {
             for q in list_nodes::<pg_sys::Query>(self.queries) {
@@ -213,7 +208,14 @@ impl Statement {
                 column_walker(q as *mut pg_sys::Node, &mut walk as *mut ColumnWalk as *mut std::ffi::c_void);
             }
         }
-        walk
+        Reads {
+            columns: walk
+                .found
+                .into_iter()
+                .map(|(rel, cols)| if cols.contains(&0) { (rel, vec![0]) } else { (rel, cols.into_iter().collect()) })
+                .collect(),
+            groups: walk.groups,
+        }
     }
 
     /// For an UPDATE: the table and the columns its SET list assigns (what decides whether an
@@ -285,10 +287,8 @@ impl Statement {
     }
 }
 
-/// The attribute numbers in a column set built the way `pull_varattnos` and `updatedCols` build
-/// them (offset by `FirstLowInvalidHeapAttributeNumber`); system columns come out negative.
 /// State of [`column_walker`]: the queries around the node being walked (outermost first), the
-/// columns found so far by table, and the grouping keys found (see [`Statement::group_keys`]).
+/// columns found so far by table, and the grouping keys found (see [`Reads`]).
 struct ColumnWalk {
     stack: Vec<*mut pg_sys::Query>,
     found: Vec<(pg_sys::Oid, std::collections::BTreeSet<i16>)>,
@@ -374,7 +374,7 @@ impl ColumnWalk {
     }
 }
 
-/// Walks a query tree (the node and everything below it) for [`Statement::columns`].
+/// Walks a query tree (the node and everything below it) for [`Statement::reads`].
 #[pg_guard]
 unsafe extern "C-unwind" fn column_walker(node: *mut pg_sys::Node, cxt: *mut std::ffi::c_void) -> bool {
     unsafe {
@@ -408,6 +408,8 @@ unsafe extern "C-unwind" fn column_walker(node: *mut pg_sys::Node, cxt: *mut std
     }
 }
 
+/// The attribute numbers in a column set built the way `updatedCols` is (offset by
+/// `FirstLowInvalidHeapAttributeNumber`); system columns come out negative.
 unsafe fn attnums(set: *const pg_sys::Bitmapset) -> Vec<i16> {
     let mut out = vec![];
     let mut m = -1;
