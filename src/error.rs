@@ -45,6 +45,11 @@ impl From<OptimizerError> for ErrorReport {
 
 pub type Result<T> = std::result::Result<T, ErrorReport>;
 
+/// An invalid argument of a SQL function (SQLSTATE 22023), with a hint.
+pub fn invalid_argument(message: String, hint: &str) -> ErrorReport {
+    ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message, "pg_optimizer").set_hint(hint.to_string())
+}
+
 /// The message of an error caught at pgrx's boundary (a PostgreSQL ERROR or a Rust panic).
 pub(crate) fn caught_message(e: &pgrx::pg_sys::panic::CaughtError) -> String {
     use pgrx::pg_sys::panic::CaughtError::*;

@@ -17,6 +17,18 @@ pub enum Track {
     All,
 }
 
+/// A fault to inject, for tests only: `none` (default) or `cancel_in_bookkeeping` (the recording
+/// of an execution at ExecutorEnd receives a query cancel, as if `pg_cancel_backend` arrived while
+/// our code ran).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PostgresGucEnum)]
+pub enum Fault {
+    #[name = c"none"]
+    None,
+    #[name = c"cancel_in_bookkeeping"]
+    CancelInBookkeeping,
+}
+static INJECT_FAULT: GucSetting<Fault> = GucSetting::<Fault>::new(Fault::None);
+
 /// Master switch. Default on. Off stops all recording; the stores and views stay.
 static ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Default `top`.
@@ -28,9 +40,13 @@ static TRACK_PLANNING: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// Capacity of the statement store (entries). Default 5000, as pg_stat_statements. Postmaster.
 static MAX_STATEMENTS: GucSetting<i32> = GucSetting::<i32>::new(5000);
 /// Largest value `pg_optimizer.max_text_bytes` accepts; a saved text longer than this is corrupt.
-pub const MAX_TEXT_BYTES_LIMIT: i32 = 1_048_576;
-/// Bytes kept of each normalised query text and of each example. Default 2048. Postmaster.
-static MAX_TEXT_BYTES: GucSetting<i32> = GucSetting::<i32>::new(2048);
+pub const MAX_TEXT_BYTES_LIMIT: i32 = 16 * 1_048_576;
+/// Bytes kept of each normalised query text and of each example: whole texts up to 1 MB by
+/// default (longer ones are cut, flagged, and never planned). Postmaster.
+static MAX_TEXT_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1_048_576);
+/// Shared memory for the texts of all statements (kB). Default 32 MB: about 16 kB of text and
+/// example per statement at the default 5000 statements. Postmaster.
+static TEXT_MEMORY_KB: GucSetting<i32> = GucSetting::<i32>::new(32 * 1024);
 /// Keep the slowest execution's real constants / parameter values. Default on.
 static CAPTURE_EXAMPLES: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Fraction of top-level statements recorded, decided once per top-level statement. Default 1.
@@ -156,6 +172,14 @@ pub fn init() {
         GucFlags::default(),
     );
     GucRegistry::define_enum_guc(
+        c"pg_optimizer.inject_fault",
+        c"For tests only: inject a fault into pg_optimizer's own code.",
+        c"cancel_in_bookkeeping: recording an execution receives a query cancel. Superuser only.",
+        &INJECT_FAULT,
+        GucContext::Suset,
+        GucFlags::NO_SHOW_ALL,
+    );
+    GucRegistry::define_enum_guc(
         c"pg_optimizer.track",
         c"Which statements to record: top, all or none.",
         c"top records statements issued by clients; all also records statements nested in functions.",
@@ -191,13 +215,23 @@ pub fn init() {
     );
     GucRegistry::define_int_guc(
         c"pg_optimizer.max_text_bytes",
-        c"Bytes kept of each normalised query text and of each example.",
-        c"Longer texts are cut at a character boundary. Needs a restart.",
+        c"Longest normalised query text and longest example kept, in bytes.",
+        c"Longer texts are cut at a character boundary and flagged (query_truncated, example_truncated); the advisor never plans a cut text. Needs a restart.",
         &MAX_TEXT_BYTES,
         256,
         MAX_TEXT_BYTES_LIMIT,
         GucContext::Postmaster,
         GucFlags::UNIT_BYTE,
+    );
+    GucRegistry::define_int_guc(
+        c"pg_optimizer.text_memory",
+        c"Shared memory for the query texts and examples of all recorded statements.",
+        c"Texts take what they need, up to max_text_bytes each; when full, dead texts are compacted away, then the least-used statements evicted. Needs a restart.",
+        &TEXT_MEMORY_KB,
+        1024,
+        1024 * 1024,
+        GucContext::Postmaster,
+        GucFlags::UNIT_KB,
     );
     GucRegistry::define_bool_guc(
         c"pg_optimizer.capture_examples",
@@ -262,6 +296,20 @@ pub fn init() {
 }
 
 /// Unchecked reads for the hook path (backend main thread only, like every hook).
+/// The test-only fault of `pg_optimizer.inject_fault`: a query cancel arrives now (the interrupt
+/// is processed as `CHECK_FOR_INTERRUPTS` would inside a PostgreSQL function we call).
+#[inline]
+pub fn inject_cancel_in_bookkeeping() {
+    use pgrx::guc::GucEnum;
+    if Fault::from_ordinal(unsafe { *INJECT_FAULT.as_ptr() }) == Fault::CancelInBookkeeping {
+        unsafe {
+            pg_sys::QueryCancelPending = 1;
+            pg_sys::InterruptPending = 1;
+            pg_sys::ProcessInterrupts();
+        }
+    }
+}
+
 pub mod raw {
     use super::*;
     #[inline(always)]
@@ -304,6 +352,9 @@ pub fn max_statements() -> usize {
 }
 pub fn max_text_bytes() -> usize {
     MAX_TEXT_BYTES.get() as usize
+}
+pub fn text_memory_bytes() -> usize {
+    TEXT_MEMORY_KB.get() as usize * 1024
 }
 pub fn max_predicates() -> usize {
     MAX_PREDICATES.get() as usize

@@ -3,6 +3,7 @@
 //! The module list is the table of contents:
 //! - `gucs`    every `pg_optimizer.*` setting
 //! - `error`   the error type of the SQL surface (SQLSTATE + hint)
+//! - `pg`      FFI glue: internal subtransactions, running code as another role (`pg::identity`)
 //! - `stats`   statement statistics as plain data: counters, histogram, Welford, eviction order,
 //!             query-text normalisation, the dump format (pure Rust, unit-tested)
 //! - `shmem`   the shared-memory statement store: lock protocol, lookup, eviction, dump/load
@@ -18,6 +19,7 @@ pub mod api;
 pub mod error;
 pub mod gucs;
 pub mod hooks;
+pub mod pg;
 pub mod predicates;
 pub mod shmem;
 pub mod stats;
@@ -30,6 +32,7 @@ extension_sql_file!("sql/views.sql", name = "views", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    pg::no_backtraces_in_errors();
     // Settings, shared memory, hooks and workers exist only when preloaded (postmaster-level
     // settings cannot be defined later); without that the SQL functions answer with an error and
     // a hint.

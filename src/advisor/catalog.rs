@@ -8,16 +8,20 @@ use crate::whatif::plan::parse_param_log;
 use pgrx::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// A recorded statement as the advisor plans it.
+/// A recorded statement as the advisor plans it. Texts are bytes in this database's encoding.
 #[derive(Clone, Debug)]
 pub struct Recorded {
     pub queryid: u64,
+    /// The role whose execution gave the example (the slowest): the statement is planned as it.
+    pub userid: pg_sys::Oid,
     /// Normalised text (`$n` for constants).
-    pub query: String,
-    /// Text to plan: the example with real constants when there is one.
-    pub text: String,
+    pub query: Vec<u8>,
+    /// Text to plan: the example with real constants when there is a whole one.
+    pub text: Vec<u8>,
     /// Values of the example's bound parameters (empty: none, or a generic plan).
-    pub params: Vec<Option<String>>,
+    pub params: Vec<Option<Vec<u8>>>,
+    /// The normalised text was cut at `pg_optimizer.max_text_bytes`: nothing whole to plan.
+    pub truncated: bool,
     pub calls: f64,
     pub total_ms: f64,
     /// Rows returned or changed, all calls together.
@@ -29,9 +33,13 @@ fn spi_err(e: pgrx::spi::SpiError) -> String {
 }
 
 /// Statements of this database the caller may read, one per query id (users and nesting levels
-/// merged), with their example. Utility statements and our own calls are left out.
+/// merged), with their example. Utility statements and our own calls are left out. A cut
+/// example is not used (the normalised text is planned instead, generically).
 pub fn statements() -> Result<Vec<Recorded>, String> {
-    let sql = "SELECT queryid, query, example, example_params, calls, total_exec_time, rows
+    let sql = "SELECT queryid, pg_catalog.convert_to(query, pg_catalog.getdatabaseencoding()),
+                      pg_catalog.convert_to(example, pg_catalog.getdatabaseencoding()),
+                      pg_catalog.convert_to(example_params, pg_catalog.getdatabaseencoding()),
+                      calls, total_exec_time, rows, userid, query_truncated, example_truncated
                  FROM @extschema@.statements
                 WHERE dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
                   AND queryid IS NOT NULL AND calls > 0 AND query !~* '^\\s*(explain|create|alter|drop|vacuum|analyze|copy|set|reset|show|begin|commit|rollback|prepare|execute|deallocate|truncate|grant|revoke|comment|cluster|reindex|refresh|lock|listen|notify|discard|checkpoint|do|call|end|start|savepoint|release|abort|fetch|move|close|declare|load|unlisten|security|reassign|import)\\M'
@@ -42,12 +50,15 @@ pub fn statements() -> Result<Vec<Recorded>, String> {
     Spi::connect(|c| {
         for row in c.select(&sql, None, &[]).map_err(spi_err)? {
             let queryid = row.get::<i64>(1).map_err(spi_err)?.unwrap_or(0) as u64;
-            let query: String = row.get(2).map_err(spi_err)?.unwrap_or_default();
-            let example: Option<String> = row.get(3).map_err(spi_err)?;
-            let params: Option<String> = row.get(4).map_err(spi_err)?;
+            let query: Vec<u8> = row.get(2).map_err(spi_err)?.unwrap_or_default();
+            let example: Option<Vec<u8>> = row.get(3).map_err(spi_err)?;
+            let params: Option<Vec<u8>> = row.get(4).map_err(spi_err)?;
             let calls = row.get::<i64>(5).map_err(spi_err)?.unwrap_or(0) as f64;
             let ms = row.get::<f64>(6).map_err(spi_err)?.unwrap_or(0.0);
             let rows = row.get::<i64>(7).map_err(spi_err)?.unwrap_or(0) as f64;
+            let userid = row.get::<pg_sys::Oid>(8).map_err(spi_err)?.unwrap_or(pg_sys::InvalidOid);
+            let truncated = row.get::<bool>(9).map_err(spi_err)?.unwrap_or(false);
+            let example_truncated = row.get::<bool>(10).map_err(spi_err)?.unwrap_or(false);
             if let Some(last) = out.last_mut() {
                 if last.queryid == queryid {
                     last.calls += calls;
@@ -57,12 +68,12 @@ pub fn statements() -> Result<Vec<Recorded>, String> {
                 }
             }
             let (text, params) = match example {
-                Some(e) if !e.is_empty() && e != crate::api::statements::HIDDEN => {
+                Some(e) if !e.is_empty() && !example_truncated && e != crate::api::statements::HIDDEN.as_bytes() => {
                     (e, params.map(|p| parse_param_log(&p)).unwrap_or_default())
                 }
                 _ => (query.clone(), vec![]),
             };
-            out.push(Recorded { queryid, query, text, params, calls, total_ms: ms, rows });
+            out.push(Recorded { queryid, userid, query, text, params, truncated, calls, total_ms: ms, rows });
         }
         Ok::<_, String>(())
     })?;
@@ -233,7 +244,7 @@ pub fn tables(relids: &[u32], window_s: f64) -> Result<Vec<TableInfo>, String> {
                             GREATEST(c.reltuples, 0)::float8, c.relpages::float8,
                             CASE WHEN c.relpages > 0 THEN c.relallvisible::float8 / c.relpages ELSE 0 END, c.relkind = 'p',
                             COALESCE(s.n_tup_ins, 0)::float8, COALESCE(s.n_tup_upd, 0)::float8, COALESCE(s.n_tup_hot_upd, 0)::float8,
-                            COALESCE(s.n_tup_del, 0)::float8, COALESCE(s.vacuum_count + s.autovacuum_count, 0)::float8
+                            COALESCE(s.n_tup_del, 0)::float8, COALESCE(s.vacuum_count + s.autovacuum_count, 0)::float8, c.relowner
                        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                        LEFT JOIN pg_catalog.pg_stat_user_tables s ON s.relid = c.oid
                       WHERE c.oid = $1",
@@ -251,6 +262,7 @@ pub fn tables(relids: &[u32], window_s: f64) -> Result<Vec<TableInfo>, String> {
                 all_visible_frac: h.get(5).map_err(spi_err)?.unwrap_or(0.0),
                 partitioned: h.get(6).map_err(spi_err)?.unwrap_or(false),
                 has_pg_trgm: has_trgm,
+                owner: h.get::<pg_sys::Oid>(12).map_err(spi_err)?.map_or(0, |o| o.to_u32()),
                 ..Default::default()
             };
             let w = |i: usize| -> Result<f64, String> { Ok(h.get::<f64>(i).map_err(spi_err)?.unwrap_or(0.0) / window_s) };

@@ -124,6 +124,8 @@ pub struct WriteRates {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TableInfo {
     pub relid: Oid,
+    /// The owning role: candidate indexes are defined and sized as it (see `pg::identity`).
+    pub owner: Oid,
     /// Schema-qualified and quoted, ready for DDL: `"sales"."order items"`.
     pub qualified_name: String,
     /// Bare table name (unquoted), used to build index names.

@@ -5,6 +5,7 @@
 use super::catalog::{self, Recorded};
 use super::model::*;
 use super::{candidates, coverage, drop, explain, select, write_cost};
+use crate::pg::identity::{run_as, Roles};
 use crate::whatif::{self, plan};
 use pgrx::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -68,6 +69,11 @@ impl select::CostModel for Planner<'_> {
     }
 }
 
+/// A `note` row about one statement.
+fn note(queryid: u64, reason: &str) -> Row {
+    Row { action: "note", queryids: vec![queryid as i64], reason: reason.to_string(), ..Default::default() }
+}
+
 /// Cost per hour from cost per second.
 const HOUR: f64 = 3600.0;
 
@@ -84,10 +90,30 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     let mut rows = vec![];
     // 1. Plan every recorded statement once, without new indexes.
     let mut plannable: Vec<(Recorded, plan::Statement, plan::Costed)> = vec![];
+    // Each statement is parsed and planned as the role that ran it (never as the caller: planning
+    // runs the statement's functions), see `crate::pg::identity`.
+    let mut roles = Roles::default();
     for r in recorded {
-        let prepared = plan::Statement::prepare(&r.text, &r.params).or_else(|e| {
+        if r.truncated {
+            rows.push(note(
+                r.queryid,
+                &format!(
+                    "Statement {} is not planned, so no index is proposed for it: its text was truncated at pg_optimizer.max_text_bytes (query_truncated), and a cut text may mean something else.",
+                    r.queryid as i64
+                ),
+            ));
+            continue;
+        }
+        let role = match roles.get(r.userid) {
+            Ok(role) => role,
+            Err(refused) => {
+                rows.push(note(r.queryid, &format!("Statement {} is not planned, so no index is proposed for it: {refused}.", r.queryid as i64)));
+                continue;
+            }
+        };
+        let prepared = plan::Statement::prepare_as(&r.text, &r.params, Some(role.clone())).or_else(|e| {
             // The example failed (e.g. a dropped column): fall back to the generic plan.
-            if r.text != r.query { plan::Statement::prepare(&r.query, &[]) } else { Err(e) }
+            if r.text != r.query { plan::Statement::prepare_as(&r.query, &[], Some(role)) } else { Err(e) }
         });
         let costed = prepared.and_then(|st| st.plan(false, false).map(|c| (st, c)));
         match costed {
@@ -95,12 +121,7 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
             Ok(_) => {}
             // Transaction control and other utility statements have nothing an index could help.
             Err(e) if e.starts_with("utility statements") => {}
-            Err(e) => rows.push(Row {
-                action: "note",
-                queryids: vec![r.queryid as i64],
-                reason: format!("Statement {} could not be planned, so no index is proposed for it: {e}", r.queryid as i64),
-                ..Default::default()
-            }),
+            Err(e) => rows.push(note(r.queryid, &format!("Statement {} could not be planned, so no index is proposed for it: {e}", r.queryid as i64))),
         }
     }
     let queryids: BTreeSet<u64> = plannable.iter().map(|p| p.0.queryid).collect();
@@ -184,20 +205,22 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
         let t = table_of[&c.def.relid];
         let name = explain::index_name(&t.name, &explain::name_columns(&c.def, t), "idx");
         let ddl = explain::create_ddl(&c.def, t, &name, false);
-        let h = match plan::in_subtransaction(|| whatif::create(&ddl, false).oid) {
-            Ok(oid) => oid,
+        // Defined and sized as the table's owner, as CREATE INDEX runs index expressions and
+        // predicates: they may call the owner's functions.
+        let defined = roles.get(pg_sys::Oid::from(t.owner)).map_err(|e| e.to_string()).and_then(|owner| {
+            run_as(&owner, || {
+                let oid = whatif::create(&ddl, false).oid;
+                let (b, t, _, _) = crate::api::whatif::estimate_on(whatif::find(oid).expect("just created"));
+                (oid, b as f64, t)
+            })
+        });
+        let (h, bytes, tuples) = match defined {
+            Ok(d) => d,
             Err(e) => {
                 pgrx::debug1!("pg_optimizer: candidate {ddl} skipped: {e}");
                 // Keep indices aligned; an undefinable candidate can never be chosen.
-                pg_sys::InvalidOid
+                (pg_sys::InvalidOid, f64::INFINITY, 0.0)
             }
-        };
-        let (bytes, tuples) = if h == pg_sys::InvalidOid {
-            (f64::INFINITY, 0.0)
-        } else {
-            let hypo = whatif::find(h).expect("just created");
-            let (b, t, _, _) = crate::api::whatif::estimate_on(hypo);
-            (b as f64, t)
         };
         let sel = if t.rows > 0.0 { (tuples / t.rows).min(1.0) } else { 1.0 };
         fractions.push(sel);

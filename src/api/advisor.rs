@@ -2,12 +2,21 @@
 //! `index_advice_report(...)` (the same as readable text, with what the run did).
 
 use crate::advisor::run::{self, Options, Report};
-use crate::error::Result;
+use crate::error::{invalid_argument, Result};
 use crate::gucs;
 use pgrx::prelude::*;
 
-fn options(budget_mb: Option<i32>, max_per_table: Option<i32>, drops: bool) -> Options {
-    Options {
+fn options(budget_mb: Option<i32>, max_per_table: Option<i32>, drops: bool) -> Result<Options> {
+    if let Some(b) = budget_mb.filter(|&b| b < 0) {
+        return Err(invalid_argument(format!("budget_mb must be 0 or more, not {b}"), "budget_mb is the storage the new indexes may take, in MB; NULL uses pg_optimizer.advisor_budget_mb."));
+    }
+    if let Some(m) = max_per_table.filter(|&m| m < 0) {
+        return Err(invalid_argument(
+            format!("max_indexes_per_table must be 0 or more, not {m}"),
+            "max_indexes_per_table caps the indexes proposed per table; NULL uses pg_optimizer.advisor_max_indexes_per_table.",
+        ));
+    }
+    Ok(Options {
         budget_bytes: budget_mb.unwrap_or_else(gucs::advisor_budget_mb).max(0) as f64 * 1024.0 * 1024.0,
         max_per_table: max_per_table.map(|m| m.max(0) as usize).unwrap_or_else(gucs::advisor_max_per_table),
         max_planner_calls: gucs::advisor_max_planner_calls(),
@@ -16,7 +25,7 @@ fn options(budget_mb: Option<i32>, max_per_table: Option<i32>, drops: bool) -> O
         time_calibration: gucs::advisor_time_calibration(),
         unused_days: gucs::advisor_unused_days(),
         drops,
-    }
+    })
 }
 
 fn advise(o: &Options) -> Result<Report> {
@@ -60,7 +69,7 @@ fn index_advice(
         ),
     >,
 > {
-    let r = advise(&options(budget_mb, max_indexes_per_table, include_drops))?;
+    let r = advise(&options(budget_mb, max_indexes_per_table, include_drops)?)?;
     let calls = r.planner_calls as i64;
     let rows: Vec<_> = r
         .rows
@@ -96,7 +105,7 @@ fn index_advice(
 /// The advice as text: recommendations, then notes, rejected candidates and what the run did.
 #[pg_extern(volatile, parallel_unsafe)]
 fn index_advice_report(budget_mb: default!(Option<i32>, "NULL")) -> Result<String> {
-    let o = options(budget_mb, None, true);
+    let o = options(budget_mb, None, true)?;
     let r = advise(&o)?;
     let mut s = String::new();
     let creates: Vec<_> = r.rows.iter().filter(|x| x.action == "create").collect();

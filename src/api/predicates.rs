@@ -1,12 +1,14 @@
 //! Predicate statistics: the functions behind `optimizer.predicates`, `optimizer.sort_keys`,
 //! `optimizer.misestimates` and `optimizer.predicates_info`, and `optimizer.reset_predicates()`.
 //!
-//! Privacy, as for statements: every entry is listed (tables, columns and operators are schema
-//! facts the reader could see in the catalogs anyway), but the query id and the sampled constants
-//! of another user's statement are NULL unless the reader is superuser or a member of
-//! `pg_read_all_stats`.
+//! Privacy, as for statements: every entry of the current database is listed (tables, columns and
+//! operators are schema facts the reader could see in the catalogs anyway), but the query id and
+//! the sampled constants of another user's statement are NULL, and its deparsed expression (which
+//! keeps the statement's literals) reads `<insufficient privilege>`, unless the reader is
+//! superuser or a member of `pg_read_all_stats`. Other databases' entries are never returned:
+//! their OIDs would be read with this database's catalogs.
 
-use super::statements::{can_read_all, require_preloaded, tstz};
+use super::statements::{can_read_all, require_preloaded, tstz, HIDDEN};
 use crate::error::{OptimizerError, Result};
 use crate::shmem::predicates as store;
 use crate::stats::predicates::*;
@@ -164,7 +166,10 @@ fn predicates_raw() -> Result<TableIterator<'static, (
     require_preloaded()?;
     let all = can_read_all();
     let me = unsafe { pg_sys::GetUserId() }.to_u32();
-    let rows: Vec<_> = store::snapshot(|_| true)
+    // This database's entries only: type, relation and operator OIDs mean something only here,
+    // and a constant is rendered with this database's output functions.
+    let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    let rows: Vec<_> = store::snapshot(|k| k.dbid == db)
         .into_iter()
         .map(|r| {
             let visible = all || r.key.userid == me;
@@ -198,7 +203,8 @@ fn predicates_raw() -> Result<TableIterator<'static, (
                 oid_or_null(d.relid),
                 oid_or_null(d.root_relid),
                 cols(d.columns()),
-                (!expr.is_empty()).then(|| String::from_utf8_lossy(expr).into_owned()),
+                // A deparsed expression keeps the statement's literals: hidden like its constants.
+                (!expr.is_empty()).then(|| if visible { String::from_utf8_lossy(expr).into_owned() } else { HIDDEN.to_string() }),
                 oid_or_null(d.opno),
                 f & F_NEGATED != 0,
                 f & F_COMMUTED != 0,

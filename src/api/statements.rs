@@ -5,6 +5,7 @@
 //! query id of another user's statement show as `<insufficient privilege>` / NULL unless the
 //! reader is superuser or a member of `pg_read_all_stats`.
 
+use crate::pg::text::{to_current, DbText};
 use crate::error::{OptimizerError, Result};
 use crate::shmem::{self, Snapshot};
 use crate::stats::histogram::{bucket_label, bucket_range};
@@ -43,9 +44,6 @@ pub(crate) fn tstz(t: i64) -> Option<TimestampWithTimeZone> {
     }
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// The columns of one row of `statements_raw`, in its order.
 #[allow(clippy::type_complexity)]
@@ -57,9 +55,11 @@ fn row(
     pg_sys::Oid,
     bool,
     Option<i64>,
-    String,
-    Option<String>,
-    Option<String>,
+    DbText,
+    Option<DbText>,
+    Option<DbText>,
+    bool,
+    bool,
     Option<TimestampWithTimeZone>,
     Option<TimestampWithTimeZone>,
     Vec<i64>,
@@ -106,8 +106,9 @@ fn row(
         q(0.99),
         (!s.example.is_empty()).then_some(c.example_ms),
     ];
+    let text = |b: &[u8]| to_current(b, s.encoding);
     let (example, params) = if !visible || s.example.is_empty() {
-        (if visible { None } else { Some(HIDDEN.to_string()) }, if visible { None } else { Some(HIDDEN.to_string()) })
+        (if visible { None } else { Some(DbText::from(HIDDEN)) }, if visible { None } else { Some(DbText::from(HIDDEN)) })
     } else {
         let (stmt, prm) = s.example.split_at(s.example_stmt_len.min(s.example.len()));
         (Some(text(stmt)), (!prm.is_empty()).then(|| text(prm)))
@@ -117,9 +118,11 @@ fn row(
         pg_sys::Oid::from(s.key.dbid),
         s.key.toplevel,
         visible.then_some(s.key.queryid as i64),
-        if visible { text(&s.text) } else { HIDDEN.to_string() },
+        if visible { text(&s.text) } else { DbText::from(HIDDEN) },
         example,
         params,
+        s.text_truncated,
+        s.example_truncated,
         tstz(c.first_seen),
         tstz(c.last_seen),
         counts,
@@ -136,9 +139,11 @@ fn statements_raw() -> Result<TableIterator<'static, (
     name!(dbid, pg_sys::Oid),
     name!(toplevel, bool),
     name!(queryid, Option<i64>),
-    name!(query, String),
-    name!(example, Option<String>),
-    name!(example_params, Option<String>),
+    name!(query, DbText),
+    name!(example, Option<DbText>),
+    name!(example_params, Option<DbText>),
+    name!(query_truncated, bool),
+    name!(example_truncated, bool),
     name!(first_seen, Option<TimestampWithTimeZone>),
     name!(last_seen, Option<TimestampWithTimeZone>),
     name!(counts, Vec<i64>),
@@ -169,6 +174,9 @@ fn statements_info_raw() -> Result<
             name!(evictions, i64),
             name!(stats_reset, Option<TimestampWithTimeZone>),
             name!(max_text_bytes, i32),
+            name!(text_memory_bytes, i64),
+            name!(text_bytes_used, i64),
+            name!(text_compactions, i64),
         ),
     >,
 > {
@@ -180,6 +188,9 @@ fn statements_info_raw() -> Result<
         i.evictions as i64,
         tstz(i.stats_reset),
         i.max_text as i32,
+        i.text_memory as i64,
+        i.text_bytes as i64,
+        i.compactions as i64,
     )))
 }
 

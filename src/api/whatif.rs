@@ -4,6 +4,7 @@
 //! Hypothetical indexes belong to the session that created them (like HypoPG's), never reach
 //! the catalogs and are never used by real execution.
 
+use crate::api::statements::require_preloaded;
 use crate::error::Result;
 use crate::whatif::{self, plan};
 use pgrx::prelude::*;
@@ -11,6 +12,7 @@ use pgrx::prelude::*;
 /// Define a hypothetical index from `CREATE INDEX` text. Returns its fake OID and its name.
 #[pg_extern(volatile, strict, parallel_unsafe)]
 fn hypothetical_index(ddl: &str) -> Result<TableIterator<'static, (name!(indexrelid, pg_sys::Oid), name!(indexname, String))>> {
+    require_preloaded()?;
     let h = whatif::create(ddl, true);
     Ok(TableIterator::once((h.oid, h.name.clone())))
 }
@@ -50,7 +52,7 @@ pub(crate) fn estimate_on(h: &whatif::Hypo) -> (i64, f64, i32, i32) {
 
 /// Rows of `optimizer.hypothetical_indexes`.
 #[pg_extern(volatile, parallel_unsafe)]
-fn hypothetical_indexes_raw() -> TableIterator<
+fn hypothetical_indexes_raw() -> Result<TableIterator<
     'static,
     (
         name!(indexrelid, pg_sys::Oid),
@@ -63,7 +65,8 @@ fn hypothetical_indexes_raw() -> TableIterator<
         name!(tree_height, Option<i32>),
         name!(leaf_partitions, i32),
     ),
-> {
+>> {
+    require_preloaded()?;
     let rows: Vec<_> = whatif::list()
         .iter()
         .map(|h| {
@@ -87,19 +90,21 @@ fn hypothetical_indexes_raw() -> TableIterator<
             )
         })
         .collect();
-    TableIterator::new(rows)
+    Ok(TableIterator::new(rows))
 }
 
 /// Forget one hypothetical index; false if this session has none with that OID.
 #[pg_extern(volatile, strict, parallel_unsafe)]
-fn drop_hypothetical(indexrelid: pg_sys::Oid) -> bool {
-    whatif::drop(Some(indexrelid)) == 1
+fn drop_hypothetical(indexrelid: pg_sys::Oid) -> Result<bool> {
+    require_preloaded()?;
+    Ok(whatif::drop(Some(indexrelid)) == 1)
 }
 
 /// Forget every hypothetical index of this session; returns how many there were.
 #[pg_extern(volatile, parallel_unsafe, name = "drop_hypothetical")]
-fn drop_all_hypothetical() -> i64 {
-    whatif::drop(None) as i64
+fn drop_all_hypothetical() -> Result<i64> {
+    require_preloaded()?;
+    Ok(whatif::drop(None) as i64)
 }
 
 /// Plan `query` without and with the indexes in `indexes` (CREATE INDEX texts, used only for
@@ -122,6 +127,7 @@ fn explain_with(
         ),
     >,
 > {
+    require_preloaded()?;
     whatif::clear_ephemeral();
     let result = (|| {
         let mut set: Vec<pg_sys::Oid> = whatif::list().iter().map(|h| h.oid).collect();

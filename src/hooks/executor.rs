@@ -43,6 +43,13 @@ unsafe extern "C-unwind" fn executor_start(qd: *mut pg_sys::QueryDesc, eflags: i
             recorded = eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 && gate(queryid);
             predicates = recorded && predicates_sampled() && crate::predicates::prepare(qd);
         });
+        // The safety net: a plan with a hypothetical index must never run (one branch in sessions
+        // that never defined one).
+        if crate::whatif::any_defined() && eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 {
+            if let Some(oid) = crate::whatif::hypothetical_in_plan((*qd).plannedstmt) {
+                refuse_hypothetical(oid);
+            }
+        }
         match PREV_START {
             Some(prev) => prev(qd, eflags),
             None => unguarded::standard_ExecutorStart(qd, eflags),
@@ -55,13 +62,25 @@ unsafe extern "C-unwind" fn executor_start(qd: *mut pg_sys::QueryDesc, eflags: i
                 crate::predicates::instrument(qd);
             }
             if (*qd).totaltime.is_null() {
-                let old = pg_sys::CurrentMemoryContext;
-                pg_sys::CurrentMemoryContext = (*(*qd).estate).es_query_cxt;
+                let _cxt = crate::pg::MemoryContextGuard::switch_to((*(*qd).estate).es_query_cxt);
                 (*qd).totaltime = pg_sys::InstrAlloc(1, pg_sys::InstrumentOption::INSTRUMENT_ALL as i32, false);
-                pg_sys::CurrentMemoryContext = old;
             }
         });
     }
+}
+
+/// Fail a statement whose plan reached execution with a hypothetical index: our own error, logged,
+/// instead of the executor's "could not open relation".
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn refuse_hypothetical(oid: pg_sys::Oid) {
+    let name = crate::whatif::name_of(oid).unwrap_or_default();
+    pgrx::log!("pg_optimizer: refused to execute a plan that uses hypothetical index {name} (OID {})", oid.to_u32());
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("pg_optimizer: this plan uses hypothetical index {name} and cannot be executed"),
+        "A hypothetical index is only for plain EXPLAIN. Run the statement again; if this repeats, drop the hypothetical indexes with optimizer.drop_hypothetical() and report it."
+    );
 }
 
 unsafe extern "C-unwind" fn executor_run(
@@ -145,6 +164,7 @@ unsafe extern "C-unwind" fn executor_end(qd: *mut pg_sys::QueryDesc) {
         if !(*qd).totaltime.is_null() {
             let mut recorded = false;
             quietly("recording an execution", || {
+                crate::gucs::inject_cancel_in_bookkeeping();
                 let queryid = queryid_of(qd);
                 recorded = gate(queryid);
                 if recorded {
@@ -214,29 +234,45 @@ unsafe fn record(qd: *mut pg_sys::QueryDesc, queryid: u64) {
     }
 }
 
+/// Largest bound parameter (in bytes, as stored) whose value an example keeps. A larger one (a
+/// big bytea or jsonb document) is never run through its output function on the hook path: the
+/// example then keeps no parameter values at all, and the advisor plans the statement generically.
+pub(crate) const EXAMPLE_PARAM_MAX_BYTES: usize = 4096;
+
 /// The statement as it ran: its text with real constants, then its bound parameter values
-/// (`$1 = '42', $2 = 'x'`), if any. Returns the bytes and the length of the statement part.
+/// (`$1 = '42', $2 = 'x'`), if any. Returns the bytes and the length of the statement part. The
+/// store cuts (and flags) what exceeds `pg_optimizer.max_text_bytes`.
 unsafe fn example(qd: *mut pg_sys::QueryDesc) -> (Vec<u8>, u32) {
     unsafe {
         let ps = (*qd).plannedstmt;
         let mut bytes = statement_text((*qd).sourceText, (*ps).stmt_location, (*ps).stmt_len);
+        let stmt_len = bytes.len() as u32;
         let params = (*qd).params;
-        let mut param_text: &[u8] = &[];
         // Parameters fetched through a hook (PL/pgSQL) are not in the array: leave them out.
-        if !params.is_null() && (*params).numParams > 0 && (*params).paramFetch.is_none() {
-            let limit = (shmem::max_text() / 4).max(64) as i32;
-            let p = pg_sys::BuildParamLogString(params, std::ptr::null_mut(), limit);
+        if !params.is_null() && (*params).numParams > 0 && (*params).paramFetch.is_none() && params_small(params) {
+            let p = pg_sys::BuildParamLogString(params, std::ptr::null_mut(), EXAMPLE_PARAM_MAX_BYTES as i32);
             if !p.is_null() {
-                param_text = std::ffi::CStr::from_ptr(p).to_bytes();
+                bytes.extend_from_slice(std::ffi::CStr::from_ptr(p).to_bytes());
             }
         }
-        // BuildParamLogString's limit is per value: bound the whole list to half the room so the
-        // statement itself always fits its share.
-        let param_text = shmem::clip(param_text, shmem::max_text() / 2);
-        let room = shmem::max_text().saturating_sub(param_text.len());
-        let stmt_len = shmem::clip(&bytes, room).len();
-        bytes.truncate(stmt_len);
-        bytes.extend_from_slice(param_text);
-        (bytes, stmt_len as u32)
+        (bytes, stmt_len)
+    }
+}
+
+/// Whether every bound parameter is at most [`EXAMPLE_PARAM_MAX_BYTES`] as stored (checked from
+/// the datum's header, without detoasting or formatting it).
+unsafe fn params_small(params: pg_sys::ParamListInfo) -> bool {
+    unsafe {
+        let n = (*params).numParams as usize;
+        (*params).params.as_slice(n).iter().all(|p| {
+            if p.isnull || p.ptype == pg_sys::InvalidOid {
+                return true;
+            }
+            match pg_sys::get_typlen(p.ptype) {
+                -1 => pg_sys::toast_raw_datum_size(p.value) <= EXAMPLE_PARAM_MAX_BYTES,
+                -2 => std::ffi::CStr::from_ptr(p.value.cast_mut_ptr()).to_bytes().len() <= EXAMPLE_PARAM_MAX_BYTES,
+                _ => true,
+            }
+        })
     }
 }

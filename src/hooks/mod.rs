@@ -254,7 +254,14 @@ fn database_watched() -> bool {
         if !pg_sys::IsTransactionState() {
             return DB.valid && DB.enabled;
         }
+        // Never wait on a heavyweight lock here: if pg_extension is locked (VACUUM FULL, a
+        // concurrent extension DDL holding more than a row lock), keep the old answer this time.
+        let catalog = pg_sys::ExtensionRelationId;
+        if !pg_sys::ConditionalLockRelationOid(catalog, pg_sys::AccessShareLock as pg_sys::LOCKMODE) {
+            return DB.valid && DB.enabled;
+        }
         let oid = pg_sys::get_extension_oid(c"pg_optimizer".as_ptr(), true);
+        pg_sys::UnlockRelationOid(catalog, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
         DB = DbCheck { epoch: e, checked_at: now, enabled: oid != pg_sys::InvalidOid, valid: true };
         DB.enabled
     }
@@ -332,18 +339,30 @@ pub(crate) fn key_for(queryid: u64) -> shmem::Key {
 }
 
 /// Run our own bookkeeping; if it fails (a bug, or an error from a PostgreSQL function we
-/// called), log it and go on: the user's statement must never fail because of us.
+/// called), log it and go on: the user's statement must never fail because of us. Two things are
+/// not ours to swallow: a query cancel, statement timeout or termination raised inside (it is
+/// raised again, as the user's statement's error), and the state an error leaves behind without
+/// a subtransaction (the memory context and the interrupt hold-off count are put back).
 #[inline]
 pub(crate) fn quietly<F: FnOnce()>(what: &str, f: F) {
+    let (cxt, holdoff) = unsafe { (pg_sys::CurrentMemoryContext, pg_sys::InterruptHoldoffCount) };
     if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        let msg = if let Some(e) = payload.downcast_ref::<pg_sys::panic::CaughtError>() {
-            crate::error::caught_message(e)
-        } else if let Some(s) = payload.downcast_ref::<String>() {
-            s.clone()
-        } else if let Some(s) = payload.downcast_ref::<&str>() {
-            s.to_string()
-        } else {
-            "unknown failure".to_string()
+        unsafe {
+            pg_sys::CurrentMemoryContext = cxt;
+            pg_sys::InterruptHoldoffCount = holdoff;
+        }
+        let msg = match payload.downcast::<pg_sys::panic::CaughtError>() {
+            Ok(e) if crate::pg::must_propagate(&e) => unsafe { crate::pg::raise_caught(Box::into_raw(e)) },
+            Ok(e) => crate::error::caught_message(&e),
+            Err(payload) => {
+                if let Some(s) = payload.downcast_ref::<String>() {
+                    s.clone()
+                } else if let Some(s) = payload.downcast_ref::<&str>() {
+                    s.to_string()
+                } else {
+                    "unknown failure".to_string()
+                }
+            }
         };
         pgrx::log!("pg_optimizer: {what} skipped: {msg}");
     }

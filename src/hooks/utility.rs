@@ -85,13 +85,16 @@ unsafe extern "C-unwind" fn process_utility(
         let buf0 = pg_sys::pgBufferUsage;
         let wal0 = pg_sys::pgWalUsage;
         let start = Instant::now();
-        // A plain EXPLAIN may plan with this session's hypothetical indexes (closed on error by
-        // the transaction-abort callback of `whatif`).
+        // A plain EXPLAIN may plan with this session's hypothetical indexes. The scope closes on
+        // every exit: here on success and on error, and by `whatif`'s (sub)transaction-abort
+        // callbacks as a second net.
         let mut hypothetical = false;
         quietly("opening the hypothetical-index scope", || hypothetical = crate::whatif::open_explain(node));
-        nested(|| chain!(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc));
         if hypothetical {
+            nested_or(|| chain!(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc), || crate::whatif::close_explain());
             crate::whatif::close_explain();
+        } else {
+            nested(|| chain!(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc));
         }
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         if extension_ddl {

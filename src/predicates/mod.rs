@@ -115,10 +115,8 @@ pub unsafe fn instrument(qd: *mut pg_sys::QueryDesc) {
         if (*(*qd).estate).es_instrument & pg_sys::InstrumentOption::INSTRUMENT_ROWS as i32 != 0 {
             return; // every node already counts
         }
-        let old = pg_sys::CurrentMemoryContext;
-        pg_sys::CurrentMemoryContext = (*(*qd).estate).es_query_cxt;
+        let _cxt = crate::pg::MemoryContextGuard::switch_to((*(*qd).estate).es_query_cxt);
         walk::instrument_tree((*qd).planstate);
-        pg_sys::CurrentMemoryContext = old;
     }
 }
 

@@ -1,11 +1,22 @@
 //! The shared-memory statement store.
 //!
 //! # Layout
-//! A small [`Header`] (`ShmemInitStruct`) and a dynahash table (`ShmemInitHash`) of
-//! `pg_optimizer.max_statements` entries. Each entry is an [`Entry`] followed by two byte arrays of
-//! `pg_optimizer.max_text_bytes`: the normalised query text and the example. Dynahash never moves
-//! or frees an element's memory, so a pointer to an element stays a valid address for the life of
-//! the server; whether it still holds the same statement is what the generation number says.
+//! A small [`Header`] (`ShmemInitStruct`), a dynahash table (`ShmemInitHash`) of
+//! `pg_optimizer.max_statements` fixed-size [`Entry`]s, and the text arena: one region of
+//! `pg_optimizer.text_memory` bytes holding every normalised query text and every example, of any
+//! length up to `pg_optimizer.max_text_bytes` each. An entry holds a [`Span`] (offset, length, cut
+//! or not) for each, and the server encoding its texts are in. Dynahash never moves or frees an
+//! element's memory, so a pointer to an element stays a valid address for the life of the server;
+//! whether it still holds the same statement is what the generation number says.
+//!
+//! # The text arena
+//! Texts are appended at the arena's top (a lock-free bump of an atomic offset, by a backend
+//! holding the LWLock in either mode) and never change once written. A text that is replaced (a
+//! slower example) or whose entry goes becomes garbage; when an append does not fit, the arena is
+//! compacted under the exclusive LWLock (live texts slid down in offset order, spans rewritten).
+//! Nobody reads a text without holding the LWLock, so nobody sees one move. If a text still does
+//! not fit after compaction (and, for a new entry, after an eviction round), it is cut to the room
+//! left and flagged; the advisor never plans a cut text.
 //!
 //! # Lock protocol
 //! * One named LWLock (tranche `pg_optimizer`) guards the table's *membership*: shared to look up
@@ -22,6 +33,9 @@
 //! * Slow path (first sight in this backend, or a cache miss): shared LWLock + hash lookup; if
 //!   absent, exclusive LWLock, evict the least-used ~5% if full, insert. Texts are normalised and
 //!   clipped *before* any lock is taken.
+//! * A new slowest execution stores its example under the shared LWLock: append to the arena,
+//!   copy, then publish the span under the entry spinlock (or leave it as garbage if a slower one
+//!   got there first). Only when the arena is full does it take the exclusive LWLock to compact.
 //! * Lock order: LWLock, then at most one entry spinlock. Never the reverse.
 //!
 //! # Persistence
@@ -55,16 +69,33 @@ impl Key {
     }
 }
 
+/// Where one text lives in the arena.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Span {
+    off: u64,
+    len: u32,
+    /// The text was longer than the limit (or than the room in the arena) and was cut.
+    truncated: bool,
+    _pad: [u8; 3],
+}
+
+impl Span {
+    const EMPTY: Span = Span { off: 0, len: 0, truncated: false, _pad: [0; 3] };
+}
+
 #[repr(C)]
 pub struct Entry {
     key: Key,
     lock: AtomicU32,
-    text_len: u32,
+    /// The server encoding of the database the texts came from (`pg_enc`).
+    encoding: i32,
     generation: u64,
     counters: Counters,
-    example_len: u32,
+    text: Span,
+    /// Guarded by the entry spinlock (a slower execution replaces it).
+    example: Span,
     example_stmt_len: u32,
-    // followed by: text [max_text_bytes], example [max_text_bytes]
 }
 
 #[repr(C)]
@@ -79,6 +110,13 @@ struct Header {
     median_usage: f64,
     capacity: usize,
     max_text: usize,
+    /// The text arena: start, size, first free byte (bumped atomically under the LWLock in any
+    /// mode; reset only under the exclusive lock), bytes of dead texts, compactions so far.
+    arena: *mut u8,
+    arena_size: usize,
+    arena_top: AtomicU64,
+    arena_garbage: AtomicU64,
+    compactions: AtomicU64,
     /// The predicate store (see `predicates`): its lock, capacity, evictions and reset time.
     pred_lock: *mut pg_sys::LWLock,
     pred_capacity: usize,
@@ -94,15 +132,10 @@ static mut PREV_SHMEM_REQUEST: pg_sys::shmem_request_hook_type = None;
 
 const TRANCHE: &std::ffi::CStr = c"pg_optimizer";
 
-fn entry_size(max_text: usize) -> usize {
-    let raw = std::mem::size_of::<Entry>() + 2 * max_text;
-    (raw + 7) & !7
-}
-
 fn shmem_size() -> usize {
     let header = (std::mem::size_of::<Header>() + 63) & !63;
     let n = gucs::max_statements() as std::ffi::c_long;
-    header + unsafe { pg_sys::hash_estimate_size(n, entry_size(gucs::max_text_bytes())) } + predicates::shmem_size()
+    header + unsafe { pg_sys::hash_estimate_size(n, std::mem::size_of::<Entry>()) } + gucs::text_memory_bytes() + predicates::shmem_size()
 }
 
 /// Called from `_PG_init` while preloading: ask for shared memory and the lock, and hook startup.
@@ -152,9 +185,16 @@ unsafe extern "C-unwind" fn shmem_startup() {
             std::mem::size_of::<Header>(),
             &mut found,
         ) as *mut Header;
+        let arena_size = gucs::text_memory_bytes();
+        let arena = pg_sys::ShmemInitStruct(c"pg_optimizer statement texts".as_ptr(), arena_size, &mut found) as *mut u8;
         if !found {
             let locks = pg_sys::GetNamedLWLockTranche(TRANCHE.as_ptr());
             header.write(Header {
+                arena,
+                arena_size,
+                arena_top: AtomicU64::new(0),
+                arena_garbage: AtomicU64::new(0),
+                compactions: AtomicU64::new(0),
                 lock: &raw mut (*locks).lock,
                 pred_lock: &raw mut (*locks.add(1)).lock,
                 pred_capacity: gucs::max_predicates(),
@@ -171,7 +211,7 @@ unsafe extern "C-unwind" fn shmem_startup() {
         }
         let mut info: pg_sys::HASHCTL = std::mem::zeroed();
         info.keysize = std::mem::size_of::<Key>();
-        info.entrysize = entry_size((*header).max_text);
+        info.entrysize = std::mem::size_of::<Entry>();
         let n = (*header).capacity as std::ffi::c_long;
         let htab = pg_sys::ShmemInitHash(
             c"pg_optimizer statements".as_ptr(),
@@ -279,14 +319,93 @@ impl Drop for LwGuard {
 // ---------------------------------------------------------------------------------------------
 // Entry access
 
+/// The bytes of `span` (caller holds the LWLock in some mode, so the arena does not move).
 #[inline]
-unsafe fn text_ptr(e: *mut Entry) -> *mut u8 {
-    unsafe { (e as *mut u8).add(std::mem::size_of::<Entry>()) }
+unsafe fn span_bytes<'a>(span: Span) -> &'a [u8] {
+    unsafe { std::slice::from_raw_parts((*HEADER).arena.add(span.off as usize), span.len as usize) }
 }
 
+/// Reserve `len` bytes at the arena's top (caller holds the LWLock in some mode). None: full.
+unsafe fn arena_alloc(len: usize) -> Option<u64> {
+    unsafe {
+        let h = &*HEADER;
+        let mut top = h.arena_top.load(Ordering::Relaxed);
+        loop {
+            if top as usize + len > h.arena_size {
+                return None;
+            }
+            match h.arena_top.compare_exchange_weak(top, top + len as u64, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return Some(top),
+                Err(now) => top = now,
+            }
+        }
+    }
+}
+
+/// Append `bytes` (cut at the arena's room if need be) and return its span (caller holds the
+/// LWLock in some mode). With `compact`, the caller holds it exclusively and a full arena is
+/// compacted first. None only when not a byte fits.
+unsafe fn arena_put(bytes: &[u8], cut: bool, compact: bool) -> Option<Span> {
+    unsafe {
+        let h = &*HEADER;
+        let mut len = bytes.len();
+        let mut off = arena_alloc(len);
+        if off.is_none() && compact && h.arena_garbage.load(Ordering::Relaxed) > 0 {
+            compact_locked();
+            off = arena_alloc(len);
+        }
+        let mut truncated = cut;
+        if off.is_none() && compact {
+            // Whatever room is left, cut at a character boundary.
+            let room = h.arena_size.saturating_sub(h.arena_top.load(Ordering::Relaxed) as usize);
+            len = clip(bytes, room).len();
+            truncated = true;
+            off = if len > 0 { arena_alloc(len) } else { None };
+        }
+        let off = off?;
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), h.arena.add(off as usize), len);
+        Some(Span { off, len: len as u32, truncated, _pad: [0; 3] })
+    }
+}
+
+/// A text is no longer referenced.
 #[inline]
-unsafe fn example_ptr(e: *mut Entry) -> *mut u8 {
-    unsafe { text_ptr(e).add((*HEADER).max_text) }
+unsafe fn arena_free(span: Span) {
+    unsafe {
+        if span.len > 0 {
+            (*HEADER).arena_garbage.fetch_add(span.len as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Slide every live text down over the garbage (exclusive lock held: no reader, no writer).
+unsafe fn compact_locked() {
+    unsafe {
+        let h = &*HEADER;
+        let mut spans: Vec<*mut Span> = Vec::with_capacity(2 * h.capacity);
+        for_each_entry(|e| {
+            if (*e).generation == 0 {
+                return;
+            }
+            for s in [&raw mut (*e).text, &raw mut (*e).example] {
+                if (*s).len > 0 {
+                    spans.push(s);
+                }
+            }
+        });
+        spans.sort_unstable_by_key(|&s| (*s).off);
+        let mut top = 0u64;
+        for s in spans {
+            if (*s).off != top {
+                std::ptr::copy(h.arena.add((*s).off as usize), h.arena.add(top as usize), (*s).len as usize);
+                (*s).off = top;
+            }
+            top += (*s).len as u64;
+        }
+        h.arena_top.store(top, Ordering::Release);
+        h.arena_garbage.store(0, Ordering::Relaxed);
+        h.compactions.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 #[inline]
@@ -393,9 +512,10 @@ pub fn find_or_create(key: &Key, start: Start, make_text: impl FnOnce() -> Vec<u
             }
         }
         let text = make_text();
-        let text = clip(&text, (*HEADER).max_text);
+        let clipped = clip(&text, (*HEADER).max_text);
+        let cut = clipped.len() < text.len();
         let _g = LwGuard::exclusive();
-        let (e, gen) = insert_locked(key, text, Init::Fresh { now: pg_sys::GetCurrentTimestamp(), start });
+        let (e, gen) = insert_locked(key, clipped, cut, pg_sys::GetDatabaseEncoding(), Init::Fresh { now: pg_sys::GetCurrentTimestamp(), start });
         if e.is_null() {
             return None;
         }
@@ -408,12 +528,14 @@ pub fn find_or_create(key: &Key, start: Start, make_text: impl FnOnce() -> Vec<u
 enum Init<'a> {
     /// Empty counters created at `now`, with the eviction credit `Start` says.
     Fresh { now: i64, start: Start },
-    /// Counters and example (with the length of its statement part) from a saved file.
-    Restore { counters: &'a Counters, example: &'a [u8], example_stmt_len: u32 },
+    /// Counters and example (with the length of its statement part and whether it was cut)
+    /// from a saved file.
+    Restore { counters: &'a Counters, example: &'a [u8], example_stmt_len: u32, example_cut: bool },
 }
 
-/// Insert (or find) `key` while holding the exclusive lock.
-unsafe fn insert_locked(key: &Key, text: &[u8], init: Init) -> (*mut Entry, u64) {
+/// Insert (or find) `key` while holding the exclusive lock. `text` is already clipped to the
+/// limit (`cut`: it was longer); `encoding` is the encoding of its database.
+unsafe fn insert_locked(key: &Key, text: &[u8], cut: bool, encoding: i32, init: Init) -> (*mut Entry, u64) {
     unsafe {
         let h = &mut *HEADER;
         let mut found = false;
@@ -426,27 +548,44 @@ unsafe fn insert_locked(key: &Key, text: &[u8], init: Init) -> (*mut Entry, u64)
                 break;
             }
         }
+        // The texts first (an eviction round may be needed to make room for them), then the
+        // element, so a new element never sits in the table without its text.
+        let mut text_span = arena_put(text, cut, true);
+        if text_span.is_none_or(|t| t.truncated && !cut) && evict_locked() > 0 {
+            if let Some(t) = text_span.take() {
+                arena_free(t);
+            }
+            compact_locked();
+            text_span = arena_put(text, cut, true);
+        }
+        let text_span = text_span.unwrap_or(Span { truncated: !text.is_empty(), ..Span::EMPTY });
+        let (example_span, example_stmt_len) = match init {
+            Init::Restore { example, example_stmt_len, example_cut, .. } if !example.is_empty() => {
+                let ex = clip(example, h.max_text);
+                match arena_put(ex, example_cut || ex.len() < example.len(), true) {
+                    Some(sp) => (sp, example_stmt_len.min(sp.len)),
+                    None => (Span::EMPTY, 0),
+                }
+            }
+            _ => (Span::EMPTY, 0),
+        };
         let e = pg_sys::hash_search(HTAB, key as *const Key as *const c_void, pg_sys::HASHACTION::HASH_ENTER_NULL, &mut found) as *mut Entry;
         if e.is_null() {
+            arena_free(text_span);
+            arena_free(example_span);
             return (e, 0);
         }
         let gen = h.next_generation.fetch_add(1, Ordering::Relaxed);
         let _s = Spin::lock(entry_lock(e));
-        (*e).text_len = text.len() as u32;
-        std::ptr::copy_nonoverlapping(text.as_ptr(), text_ptr(e), text.len());
+        (*e).encoding = encoding;
+        (*e).text = text_span;
+        (*e).example = example_span;
+        (*e).example_stmt_len = example_stmt_len;
         match init {
-            Init::Restore { counters, example, example_stmt_len } => {
-                (*e).counters = *counters;
-                let ex = &example[..example.len().min(h.max_text)];
-                std::ptr::copy_nonoverlapping(ex.as_ptr(), example_ptr(e), ex.len());
-                (*e).example_len = ex.len() as u32;
-                (*e).example_stmt_len = example_stmt_len.min(ex.len() as u32);
-            }
+            Init::Restore { counters, .. } => (*e).counters = *counters,
             Init::Fresh { now, start } => {
                 let usage = if start == Start::BeforeExecution { h.median_usage } else { 0.0 };
                 (*e).counters = Counters::new(now, usage);
-                (*e).example_len = 0;
-                (*e).example_stmt_len = 0;
             }
         }
         (*e).generation = gen;
@@ -482,11 +621,16 @@ unsafe fn evict_locked() -> usize {
 /// Invalidate and remove one element (exclusive lock held).
 unsafe fn remove_locked(e: *mut Entry) {
     unsafe {
-        let key = {
+        let (key, text, example) = {
             let _s = Spin::lock(entry_lock(e));
             (*e).generation = 0;
-            (*e).key
+            let spans = ((*e).text, (*e).example);
+            (*e).text = Span::EMPTY;
+            (*e).example = Span::EMPTY;
+            ((*e).key, spans.0, spans.1)
         };
+        arena_free(text);
+        arena_free(example);
         pg_sys::hash_search(HTAB, &key as *const Key as *const c_void, pg_sys::HASHACTION::HASH_REMOVE, std::ptr::null_mut());
     }
 }
@@ -534,7 +678,7 @@ pub fn record_execution(
             return; // evicted under our feet: this execution is lost with the entry
         }
         (*e).counters.record_execution(x.ms, x.usage, x.now);
-        gucs::raw::capture_examples() && ((*e).example_len == 0 || x.ms > (*e).counters.example_ms)
+        gucs::raw::capture_examples() && ((*e).example.len == 0 || x.ms > (*e).counters.example_ms)
     };
     if want_example {
         if let Some((example, stmt_len)) = make_example() {
@@ -546,14 +690,42 @@ pub fn record_execution(
 fn store_example(e: *mut Entry, gen: u64, ms: f64, example: &[u8], stmt_len: u32) {
     unsafe {
         let ex = clip(example, (*HEADER).max_text);
-        let _s = Spin::lock(entry_lock(e));
-        if (*e).generation != gen || ((*e).example_len != 0 && ms <= (*e).counters.example_ms) {
-            return; // a slower one got there first
+        let cut = ex.len() < example.len();
+        // Whether this execution still beats the stored example (entry spinlock held).
+        let wanted = |e: *mut Entry| (*e).generation == gen && ((*e).example.len == 0 || ms > (*e).counters.example_ms);
+        let publish = |e: *mut Entry, span: Span| {
+            let old = {
+                let _s = Spin::lock(entry_lock(e));
+                if !wanted(e) {
+                    None // a slower one got there first: ours is garbage
+                } else {
+                    let old = (*e).example;
+                    (*e).example = span;
+                    (*e).example_stmt_len = stmt_len.min(span.len);
+                    (*e).counters.example_ms = ms;
+                    Some(old)
+                }
+            };
+            arena_free(old.unwrap_or(span));
+        };
+        {
+            let _g = LwGuard::shared();
+            if let Some(span) = arena_put(ex, cut, false) {
+                publish(e, span);
+                return;
+            }
         }
-        std::ptr::copy_nonoverlapping(ex.as_ptr(), example_ptr(e), ex.len());
-        (*e).example_len = ex.len() as u32;
-        (*e).example_stmt_len = stmt_len.min(ex.len() as u32);
-        (*e).counters.example_ms = ms;
+        // The arena is full: compact it (exclusively), if this execution is still the slowest.
+        let _g = LwGuard::exclusive();
+        if !{
+            let _s = Spin::lock(entry_lock(e));
+            wanted(e)
+        } {
+            return;
+        }
+        if let Some(span) = arena_put(ex, cut, true) {
+            publish(e, span);
+        }
     }
 }
 
@@ -581,6 +753,10 @@ pub struct Snapshot {
     pub text: Vec<u8>,
     pub example: Vec<u8>,
     pub example_stmt_len: usize,
+    /// The server encoding (`pg_enc`) of `text` and `example`.
+    pub encoding: i32,
+    pub text_truncated: bool,
+    pub example_truncated: bool,
 }
 
 /// Copy every entry `keep` accepts.
@@ -590,27 +766,31 @@ pub fn snapshot(mut keep: impl FnMut(&Key) -> bool) -> Vec<Snapshot> {
         return out;
     }
     unsafe {
-        // The example can change while we read, so it is copied under the entry's spinlock into
-        // this buffer (nothing is allocated under a spinlock), then out at its exact length.
-        let mut scratch = vec![0u8; (*HEADER).max_text];
+        // Under the shared lock no text moves, and a published text never changes: the spans are
+        // read under the entry's spinlock, the bytes copied after it.
         let _g = LwGuard::shared();
         for_each_entry(|e| {
             let key = (*e).key;
             if !keep(&key) {
                 return;
             }
-            let text = std::slice::from_raw_parts(text_ptr(e), (*e).text_len as usize).to_vec();
-            let (counters, elen, slen, gen) = {
+            let (counters, text, example, slen, encoding, gen) = {
                 let _s = Spin::lock(entry_lock(e));
-                let n = (*e).example_len as usize;
-                std::ptr::copy_nonoverlapping(example_ptr(e), scratch.as_mut_ptr(), n);
-                ((*e).counters, n, (*e).example_stmt_len as usize, (*e).generation)
+                ((*e).counters, (*e).text, (*e).example, (*e).example_stmt_len as usize, (*e).encoding, (*e).generation)
             };
             if gen == 0 {
                 return;
             }
-            let example = scratch[..elen].to_vec();
-            out.push(Snapshot { key, counters, text, example, example_stmt_len: slen });
+            out.push(Snapshot {
+                key,
+                counters,
+                text: span_bytes(text).to_vec(),
+                example: span_bytes(example).to_vec(),
+                example_stmt_len: slen,
+                encoding,
+                text_truncated: text.truncated,
+                example_truncated: example.truncated,
+            });
         });
     }
     out
@@ -622,6 +802,10 @@ pub struct Info {
     pub evictions: u64,
     pub stats_reset: i64,
     pub max_text: usize,
+    /// The text arena: size, bytes in use by live texts, compactions since start.
+    pub text_memory: usize,
+    pub text_bytes: u64,
+    pub compactions: u64,
 }
 
 pub fn info() -> Option<Info> {
@@ -637,6 +821,9 @@ pub fn info() -> Option<Info> {
             evictions: h.evictions.load(Ordering::Relaxed),
             stats_reset: h.stats_reset.load(Ordering::Relaxed),
             max_text: h.max_text,
+            text_memory: h.arena_size,
+            text_bytes: h.arena_top.load(Ordering::Relaxed).saturating_sub(h.arena_garbage.load(Ordering::Relaxed)),
+            compactions: h.compactions.load(Ordering::Relaxed),
         })
     }
 }

@@ -3,7 +3,7 @@
 //! Runs only in the postmaster (or a single-user backend), never in a regular backend.
 
 use super::*;
-use crate::stats::persist::{decode, encode, Record};
+use crate::stats::persist::{decode, encode, Record, EXAMPLE_TRUNCATED, TEXT_TRUNCATED};
 
 const FILE: &str = "pg_stat/pg_optimizer.stat";
 const TMP: &str = "pg_stat/pg_optimizer.stat.tmp";
@@ -36,9 +36,11 @@ fn save() {
                 queryid: k.queryid,
                 toplevel: k.toplevel,
                 counters: (*e).counters,
-                text: std::slice::from_raw_parts(text_ptr(e), (*e).text_len as usize).to_vec(),
-                example: std::slice::from_raw_parts(example_ptr(e), (*e).example_len as usize).to_vec(),
+                text: span_bytes((*e).text).to_vec(),
+                example: span_bytes((*e).example).to_vec(),
                 example_stmt_len: (*e).example_stmt_len,
+                encoding: (*e).encoding,
+                flags: if (*e).text.truncated { TEXT_TRUNCATED } else { 0 } | if (*e).example.truncated { EXAMPLE_TRUNCATED } else { 0 },
             });
         });
     }
@@ -97,7 +99,14 @@ pub(super) fn load() {
                     let (e, _) = insert_locked(
                         &key,
                         text,
-                        Init::Restore { counters: &r.counters, example: &r.example, example_stmt_len: r.example_stmt_len },
+                        r.flags & TEXT_TRUNCATED != 0 || text.len() < r.text.len(),
+                        r.encoding,
+                        Init::Restore {
+                            counters: &r.counters,
+                            example: &r.example,
+                            example_stmt_len: r.example_stmt_len,
+                            example_cut: r.flags & EXAMPLE_TRUNCATED != 0,
+                        },
                     );
                     if !e.is_null() {
                         loaded += 1;

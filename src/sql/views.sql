@@ -43,6 +43,8 @@ SELECT s.userid,
        s.example,
        s.example_params,
        s.times[16]              AS example_exec_time,
+       s.query_truncated,
+       s.example_truncated,
        s.first_seen,
        s.last_seen
   FROM @extschema@.statements_raw() AS s

@@ -4,12 +4,21 @@
 //! build with another layout refuses the file), record count (u64), the records, and an FNV-1a 64
 //! checksum of everything before it. A record: userid u32, dbid u32, queryid u64, toplevel u8,
 //! counters, text (u32 length + bytes), example (u32 length, u32 length of its statement part,
-//! bytes). Any mismatch makes [`decode`] fail with a reason; the caller logs it and starts empty.
+//! bytes), then (version 2) the texts' encoding (i32) and their flags (u8: bit 0 the text was cut,
+//! bit 1 the example was cut). Version 1 files (no encoding, no flags) still load: their texts are
+//! taken to be in the reading database's encoding, as they were read before. Any mismatch makes
+//! [`decode`] fail with a reason; the caller logs it and starts empty.
 
 use super::Counters;
 
 pub const MAGIC: &[u8; 8] = b"PGOPTSTM";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+/// The encoding of a record from a version 1 file: unknown, read as the reading database's.
+pub const UNKNOWN_ENCODING: i32 = -1;
+/// `Record::flags`: the normalised text was cut at the limit.
+pub const TEXT_TRUNCATED: u8 = 1;
+/// `Record::flags`: the example was cut at the limit.
+pub const EXAMPLE_TRUNCATED: u8 = 2;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Record {
@@ -22,6 +31,10 @@ pub struct Record {
     pub example: Vec<u8>,
     /// How many leading bytes of `example` are the statement; the rest are its parameter values.
     pub example_stmt_len: u32,
+    /// The server encoding (`pg_enc`) the texts are in, or [`UNKNOWN_ENCODING`].
+    pub encoding: i32,
+    /// [`TEXT_TRUNCATED`], [`EXAMPLE_TRUNCATED`].
+    pub flags: u8,
 }
 
 pub fn fnv1a(bytes: &[u8]) -> u64 {
@@ -57,6 +70,8 @@ pub fn encode<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<u8> {
         out.extend_from_slice(&(r.example.len() as u32).to_le_bytes());
         out.extend_from_slice(&r.example_stmt_len.to_le_bytes());
         out.extend_from_slice(&r.example);
+        out.extend_from_slice(&r.encoding.to_le_bytes());
+        out.push(r.flags);
         count += 1;
     }
     out[count_at..count_at + 8].copy_from_slice(&count.to_le_bytes());
@@ -101,7 +116,7 @@ pub fn decode(bytes: &[u8], max_text: usize) -> Result<Vec<Record>, String> {
         return Err("bad magic number".into());
     }
     let version = r.u32()?;
-    if version != VERSION {
+    if version != VERSION && version != 1 {
         return Err(format!("format version {version}, expected {VERSION}"));
     }
     let csize = r.u32()? as usize;
@@ -132,7 +147,12 @@ pub fn decode(bytes: &[u8], max_text: usize) -> Result<Vec<Record>, String> {
             return Err("bad example length".into());
         }
         let example = r.take(elen)?.to_vec();
-        out.push(Record { userid, dbid, queryid, toplevel, counters, text, example, example_stmt_len });
+        let (encoding, flags) = if version == 1 {
+            (UNKNOWN_ENCODING, 0)
+        } else {
+            (i32::from_le_bytes(r.take(4)?.try_into().unwrap()), r.take(1)?[0])
+        };
+        out.push(Record { userid, dbid, queryid, toplevel, counters, text, example, example_stmt_len, encoding, flags });
     }
     if r.pos != body.len() {
         return Err(format!("{} trailing bytes", body.len() - r.pos));
@@ -149,8 +169,8 @@ mod tests {
         let mut c = Counters::new(10, 1.0);
         c.record_execution(3.5, &Usage { rows: 4, wal_bytes: 99, ..Default::default() }, 20);
         vec![
-            Record { userid: 10, dbid: 5, queryid: 0xdead_beef_0000_0001, toplevel: true, counters: c, text: b"select $1".to_vec(), example: b"select 1".to_vec(), example_stmt_len: 8 },
-            Record { userid: 11, dbid: 5, queryid: 7, toplevel: false, counters: Counters::default(), text: vec![], example: b"select $1$1 = '2'".to_vec(), example_stmt_len: 9 },
+            Record { userid: 10, dbid: 5, queryid: 0xdead_beef_0000_0001, toplevel: true, counters: c, text: b"select $1".to_vec(), example: b"select 1".to_vec(), example_stmt_len: 8, encoding: 6, flags: 0 },
+            Record { userid: 11, dbid: 5, queryid: 7, toplevel: false, counters: Counters::default(), text: vec![], example: b"select $1$1 = '2'".to_vec(), example_stmt_len: 9, encoding: 8, flags: TEXT_TRUNCATED | EXAMPLE_TRUNCATED },
         ]
     }
 
@@ -187,5 +207,34 @@ mod tests {
         let sum = fnv1a(&b[..n]);
         b[n..].copy_from_slice(&sum.to_le_bytes());
         assert!(decode(&b, 1024).unwrap_err().contains("version"));
+    }
+
+    #[test]
+    fn version_1_files_still_load_with_unknown_encoding() {
+        // A version 1 file: the same records without the encoding and flags of version 2.
+        let recs = sample();
+        let mut b = Vec::new();
+        b.extend_from_slice(MAGIC);
+        b.extend_from_slice(&1u32.to_le_bytes());
+        b.extend_from_slice(&(std::mem::size_of::<Counters>() as u32).to_le_bytes());
+        b.extend_from_slice(&(recs.len() as u64).to_le_bytes());
+        for r in &recs {
+            b.extend_from_slice(&r.userid.to_le_bytes());
+            b.extend_from_slice(&r.dbid.to_le_bytes());
+            b.extend_from_slice(&r.queryid.to_le_bytes());
+            b.push(r.toplevel as u8);
+            b.extend_from_slice(counters_bytes(&r.counters));
+            b.extend_from_slice(&(r.text.len() as u32).to_le_bytes());
+            b.extend_from_slice(&r.text);
+            b.extend_from_slice(&(r.example.len() as u32).to_le_bytes());
+            b.extend_from_slice(&r.example_stmt_len.to_le_bytes());
+            b.extend_from_slice(&r.example);
+        }
+        let sum = fnv1a(&b);
+        b.extend_from_slice(&sum.to_le_bytes());
+        let loaded = decode(&b, 1024).unwrap();
+        assert_eq!(loaded.len(), 2);
+        assert_eq!(loaded[1].example, recs[1].example);
+        assert!(loaded.iter().all(|r| r.encoding == UNKNOWN_ENCODING && r.flags == 0));
     }
 }

@@ -58,10 +58,13 @@ enum Scope {
 static mut REGISTRY: Vec<Hypo> = Vec::new();
 static mut EPHEMERAL: Vec<Hypo> = Vec::new();
 static mut SCOPE: Scope = Scope::Off;
+/// The subtransaction the open scope belongs to: its abort (or an outer one's) closes the scope.
+static mut SCOPE_SUBXACT: pg_sys::SubTransactionId = 0;
 static mut COSTING_SET: Vec<pg_sys::Oid> = Vec::new();
 /// Names of fake OIDs, kept after the index is dropped so a plan printed later still reads well.
 static mut NAMES: Option<HashMap<u32, CString>> = None;
 static mut NEXT_OID: u32 = pg_sys::FirstNormalObjectId - 1;
+static mut EVER_DEFINED: bool = false;
 static mut PREV_RELINFO: pg_sys::get_relation_info_hook_type = None;
 static mut PREV_INDEX_NAME: pg_sys::explain_get_index_name_hook_type = None;
 
@@ -85,6 +88,24 @@ pub fn init() {
         PREV_INDEX_NAME = pg_sys::explain_get_index_name_hook;
         pg_sys::explain_get_index_name_hook = Some(index_name);
         pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
+        pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
+    }
+}
+
+/// A subtransaction that aborts (ROLLBACK TO, a PL/pgSQL EXCEPTION block, psql's
+/// ON_ERROR_ROLLBACK) closes a scope opened inside it: the statement that opened it failed, and
+/// whatever runs next in the transaction must plan without hypothetical indexes. Plain function:
+/// it only compares and resets statics.
+unsafe extern "C-unwind" fn on_subxact(
+    event: pg_sys::SubXactEvent::Type,
+    my_subid: pg_sys::SubTransactionId,
+    _parent: pg_sys::SubTransactionId,
+    _arg: *mut std::ffi::c_void,
+) {
+    unsafe {
+        if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB && SCOPE != Scope::Off && my_subid <= SCOPE_SUBXACT {
+            SCOPE = Scope::Off;
+        }
     }
 }
 
@@ -126,6 +147,7 @@ pub fn create(ddl: &str, keep: bool) -> &'static Hypo {
         let cddl = CString::new(ddl).unwrap();
         let spec = define::build(stmt, relid, &cddl);
         let oid = next_oid();
+        EVER_DEFINED = true;
         let table = CStr::from_ptr(pg_sys::get_rel_name(relid)).to_string_lossy().into_owned();
         let name = format!("<{}>{}", u32::from(oid), given.unwrap_or_else(|| default_name(&table, &spec)));
         names().insert(u32::from(oid), CString::new(name.clone()).unwrap());
@@ -185,17 +207,21 @@ pub fn clear_ephemeral() {
 /// Run `body` with the hypothetical indexes `set` (registered or ephemeral) visible at planner
 /// depth `nesting() + 1`: the planner `body` is about to call. Closed on every exit.
 pub fn with_costing_scope<R>(set: &[pg_sys::Oid], body: impl FnOnce() -> R) -> R {
-    struct Close(Scope, Vec<pg_sys::Oid>);
+    struct Close(Scope, pg_sys::SubTransactionId, Vec<pg_sys::Oid>);
     impl Drop for Close {
         fn drop(&mut self) {
             unsafe {
                 SCOPE = self.0;
-                COSTING_SET = std::mem::take(&mut self.1);
+                SCOPE_SUBXACT = self.1;
+                COSTING_SET = std::mem::take(&mut self.2);
             }
         }
     }
-    let _close = unsafe { Close(SCOPE, std::mem::replace(&mut *(&raw mut COSTING_SET), set.to_vec())) };
-    unsafe { SCOPE = Scope::Costing(crate::hooks::nesting() + 1) };
+    let _close = unsafe { Close(SCOPE, SCOPE_SUBXACT, std::mem::replace(&mut *(&raw mut COSTING_SET), set.to_vec())) };
+    unsafe {
+        SCOPE = Scope::Costing(crate::hooks::nesting() + 1);
+        SCOPE_SUBXACT = crate::hooks::unguarded::GetCurrentSubTransactionId();
+    }
     body()
 }
 
@@ -226,12 +252,76 @@ pub unsafe fn open_explain(node: *mut pg_sys::Node) -> bool {
         }
         // The utility call and then the planner each add one nesting level.
         SCOPE = Scope::Explain(crate::hooks::nesting() + 2);
+        SCOPE_SUBXACT = crate::hooks::unguarded::GetCurrentSubTransactionId();
         true
     }
 }
 
 pub fn close_explain() {
     unsafe { SCOPE = Scope::Off };
+}
+
+/// Whether this session has ever defined a hypothetical index (one load: the executor's safety
+/// net costs nothing in sessions that never did).
+#[inline]
+pub fn any_defined() -> bool {
+    unsafe { EVER_DEFINED }
+}
+
+/// The first hypothetical index a plan would scan, if any: the safety net at ExecutorStart (a
+/// plan that reaches real execution with one fails there, with our error, not in the executor).
+pub unsafe fn hypothetical_in_plan(ps: *const pg_sys::PlannedStmt) -> Option<pg_sys::Oid> {
+    unsafe fn plans(l: *mut pg_sys::List) -> impl Iterator<Item = *const pg_sys::Plan> {
+        unsafe { define::list_nodes::<pg_sys::Plan>(l).into_iter().map(|p| p as *const _) }
+    }
+    unsafe fn walk(p: *const pg_sys::Plan) -> Option<pg_sys::Oid> {
+        unsafe {
+            if p.is_null() {
+                return None;
+            }
+            let mut children: Vec<*const pg_sys::Plan> = vec![(*p).lefttree as *const _, (*p).righttree as *const _];
+            let index = match (*p).type_ {
+                pg_sys::NodeTag::T_IndexScan => Some((*(p as *const pg_sys::IndexScan)).indexid),
+                pg_sys::NodeTag::T_IndexOnlyScan => Some((*(p as *const pg_sys::IndexOnlyScan)).indexid),
+                pg_sys::NodeTag::T_BitmapIndexScan => Some((*(p as *const pg_sys::BitmapIndexScan)).indexid),
+                pg_sys::NodeTag::T_Append => {
+                    children.extend(plans((*(p as *const pg_sys::Append)).appendplans));
+                    None
+                }
+                pg_sys::NodeTag::T_MergeAppend => {
+                    children.extend(plans((*(p as *const pg_sys::MergeAppend)).mergeplans));
+                    None
+                }
+                pg_sys::NodeTag::T_BitmapAnd => {
+                    children.extend(plans((*(p as *const pg_sys::BitmapAnd)).bitmapplans));
+                    None
+                }
+                pg_sys::NodeTag::T_BitmapOr => {
+                    children.extend(plans((*(p as *const pg_sys::BitmapOr)).bitmapplans));
+                    None
+                }
+                pg_sys::NodeTag::T_SubqueryScan => {
+                    children.push((*(p as *const pg_sys::SubqueryScan)).subplan as *const _);
+                    None
+                }
+                pg_sys::NodeTag::T_CustomScan => {
+                    children.extend(plans((*(p as *const pg_sys::CustomScan)).custom_plans));
+                    None
+                }
+                _ => None,
+            };
+            if let Some(oid) = index.filter(|&o| is_hypothetical(o)) {
+                return Some(oid);
+            }
+            children.into_iter().find_map(|c| walk(c))
+        }
+    }
+    unsafe {
+        if ps.is_null() {
+            return None;
+        }
+        walk((*ps).planTree).or_else(|| plans((*ps).subplans).find_map(|p| walk(p)))
+    }
 }
 
 /// The hook itself: called for every relation of every plan, so the common case (no scope open)

@@ -47,6 +47,9 @@ pub struct Statement {
     queries: *mut pg_sys::List,
     params: pg_sys::ParamListInfo,
     text: CString,
+    /// Parse analysis and every planning run as this role (see [`crate::pg::identity`]); None:
+    /// as the caller (the caller's own query, `explain_with`).
+    role: Option<Role>,
 }
 
 impl Drop for Statement {
@@ -60,32 +63,8 @@ impl Drop for Statement {
     }
 }
 
-/// Run `body` in an internal subtransaction: an ERROR inside rolls it back and comes back as
-/// `Err(message)`; the caller's memory context and resource owner are restored either way.
-pub fn in_subtransaction<R>(body: impl FnOnce() -> R) -> Result<R, String> {
-    unsafe {
-        let cxt = pg_sys::CurrentMemoryContext;
-        let owner = pg_sys::CurrentResourceOwner;
-        pg_sys::BeginInternalSubTransaction(std::ptr::null());
-        pg_sys::MemoryContextSwitchTo(cxt);
-        let body = std::panic::AssertUnwindSafe(body);
-        PgTryBuilder::new(move || {
-            let r = body();
-            pg_sys::ReleaseCurrentSubTransaction();
-            pg_sys::MemoryContextSwitchTo(cxt);
-            pg_sys::CurrentResourceOwner = owner;
-            Ok(r)
-        })
-        .catch_others(|e| {
-            pg_sys::MemoryContextSwitchTo(cxt);
-            pg_sys::RollbackAndReleaseCurrentSubTransaction();
-            pg_sys::MemoryContextSwitchTo(cxt);
-            pg_sys::CurrentResourceOwner = owner;
-            Err(crate::error::caught_message(&e))
-        })
-        .execute()
-    }
-}
+pub use crate::pg::in_subtransaction;
+use crate::pg::identity::{run_as, Role};
 
 unsafe fn new_context(name: &CStr) -> pg_sys::MemoryContext {
     unsafe {
@@ -99,10 +78,11 @@ unsafe fn new_context(name: &CStr) -> pg_sys::MemoryContext {
     }
 }
 
-/// Parse `$1 = 'a', $2 = NULL, ...` (PostgreSQL's parameter log format) into values by number.
-pub fn parse_param_log(s: &str) -> Vec<Option<String>> {
-    let mut out: Vec<Option<String>> = vec![];
-    let b = s.as_bytes();
+/// Parse `$1 = 'a', $2 = NULL, ...` (PostgreSQL's parameter log format) into values by number,
+/// as the bytes they were recorded in (the database's encoding).
+pub fn parse_param_log(s: &[u8]) -> Vec<Option<Vec<u8>>> {
+    let mut out: Vec<Option<Vec<u8>>> = vec![];
+    let b = s;
     let mut i = 0;
     while i < b.len() {
         while i < b.len() && (b[i] == b' ' || b[i] == b',') {
@@ -116,11 +96,11 @@ pub fn parse_param_log(s: &str) -> Vec<Option<String>> {
         while i < b.len() && b[i].is_ascii_digit() {
             i += 1;
         }
-        let Ok(n) = s[start..i].parse::<usize>() else { break };
+        let Some(n) = std::str::from_utf8(&b[start..i]).ok().and_then(|d| d.parse::<usize>().ok()) else { break };
         while i < b.len() && (b[i] == b' ' || b[i] == b'=') {
             i += 1;
         }
-        let value = if s[i..].starts_with("NULL") {
+        let value = if b[i..].starts_with(b"NULL") {
             i += 4;
             None
         } else if i < b.len() && b[i] == b'\'' {
@@ -139,7 +119,7 @@ pub fn parse_param_log(s: &str) -> Vec<Option<String>> {
                 v.push(b[i]);
                 i += 1;
             }
-            Some(String::from_utf8_lossy(&v).into_owned())
+            Some(v)
         } else {
             break;
         };
@@ -158,7 +138,12 @@ impl Statement {
     /// Parse and analyse `text` (one statement). `params`: values of `$1..$n` as text (None =
     /// NULL), or empty for a generic plan. Only SELECT, UPDATE, DELETE and INSERT ... SELECT
     /// with a plannable query are accepted; utility statements are refused with a reason.
-    pub fn prepare(text: &str, params: &[Option<String>]) -> Result<Statement, String> {
+    pub fn prepare(text: &str, params: &[Option<Vec<u8>>]) -> Result<Statement, String> {
+        Self::prepare_as(text.as_bytes(), params, None)
+    }
+
+    /// [`Statement::prepare`] as `role`: parse analysis and every later planning run as that role.
+    pub fn prepare_as(text: &[u8], params: &[Option<Vec<u8>>], role: Option<Role>) -> Result<Statement, String> {
         let ctext = CString::new(text).map_err(|_| "query text contains a NUL byte".to_string())?;
         unsafe {
             let cxt = new_context(c"pg_optimizer what-if statement");
@@ -168,9 +153,9 @@ impl Statement {
                 pg_sys::MemoryContextSwitchTo(old);
                 s
             };
-            let mut st = Statement { cxt, scratch, queries: std::ptr::null_mut(), params: std::ptr::null_mut(), text: ctext };
+            let mut st = Statement { cxt, scratch, queries: std::ptr::null_mut(), params: std::ptr::null_mut(), text: ctext, role };
             let ptext = st.text.as_ptr();
-            let analysed = in_subtransaction(|| {
+            let analysed = st.isolated(|| {
                 let old = pg_sys::MemoryContextSwitchTo(cxt);
                 let raws = list_nodes::<pg_sys::RawStmt>(pg_sys::pg_parse_query(ptext));
                 if raws.len() != 1 {
@@ -192,6 +177,14 @@ impl Statement {
                 }
             }
             Ok(st)
+        }
+    }
+
+    /// Run `body` in a subtransaction, as the statement's role when it has one.
+    fn isolated<R>(&self, body: impl FnOnce() -> R) -> Result<R, String> {
+        match &self.role {
+            Some(role) => run_as(role, body),
+            None => in_subtransaction(body),
         }
     }
 
@@ -252,7 +245,7 @@ impl Statement {
             let text = self.text.as_ptr();
             let params = self.params;
             let scratch = self.scratch;
-            let r = in_subtransaction(|| {
+            let r = self.isolated(|| {
                 let old = pg_sys::MemoryContextSwitchTo(scratch);
                 let mut c = Costed::default();
                 for q in list_nodes::<pg_sys::Query>(queries) {
@@ -436,7 +429,7 @@ unsafe fn analyse(raw: *mut pg_sys::RawStmt, text: *const std::ffi::c_char, type
 }
 
 /// Parameter values as constants, converted by each parameter's input function.
-unsafe fn bind(types: *mut pg_sys::Oid, n: i32, values: &[Option<String>]) -> pg_sys::ParamListInfo {
+unsafe fn bind(types: *mut pg_sys::Oid, n: i32, values: &[Option<Vec<u8>>]) -> pg_sys::ParamListInfo {
     unsafe {
         let list = pg_sys::makeParamList(n);
         let params = (*list).params.as_mut_slice(n as usize);
@@ -582,9 +575,12 @@ mod tests {
 
     #[test]
     fn parameter_log_round_trip() {
-        assert_eq!(parse_param_log("$1 = '42', $2 = 'it''s', $3 = NULL"), vec![Some("42".into()), Some("it's".into()), None]);
-        assert_eq!(parse_param_log(""), Vec::<Option<String>>::new());
-        assert_eq!(parse_param_log("$2 = 'x'"), vec![None, Some("x".into())]);
-        assert_eq!(parse_param_log("$1 = 'a, $2 = b'"), vec![Some("a, $2 = b".into())]);
+        let v = |s: &str| Some(s.as_bytes().to_vec());
+        assert_eq!(parse_param_log(b"$1 = '42', $2 = 'it''s', $3 = NULL"), vec![v("42"), v("it's"), None]);
+        assert_eq!(parse_param_log(b""), Vec::<Option<Vec<u8>>>::new());
+        assert_eq!(parse_param_log(b"$2 = 'x'"), vec![None, v("x")]);
+        assert_eq!(parse_param_log(b"$1 = 'a, $2 = b'"), vec![v("a, $2 = b")]);
+        // Bytes of another encoding (LATIN1 'caf\xe9') pass through untouched.
+        assert_eq!(parse_param_log(b"$1 = 'caf\xe9'"), vec![Some(b"caf\xe9".to_vec())]);
     }
 }

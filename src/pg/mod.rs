@@ -1,0 +1,96 @@
+//! FFI glue shared by every feature that calls into PostgreSQL from a SQL function: internal
+//! subtransactions, running code as another role, re-raising what must not be swallowed, memory
+//! context guards, and texts in the reading database's encoding.
+
+pub mod identity;
+pub mod text;
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+/// PostgreSQL errors reach the user as PostgreSQL raised them, never with a Rust backtrace in
+/// DETAIL. pgrx captures one (`Backtrace::capture()`) for every PostgreSQL error that crosses
+/// Rust code whenever `RUST_BACKTRACE` is set in the server's environment, and prints it in
+/// DETAIL. `RUST_LIB_BACKTRACE=0` turns captured backtraces off (panics still print theirs to the
+/// server log under `RUST_BACKTRACE`), unless the DBA set `RUST_LIB_BACKTRACE` on purpose. Called
+/// first in `_PG_init`, single-threaded, before anything can capture.
+pub fn no_backtraces_in_errors() {
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
+}
+
+/// Run `body` in an internal subtransaction: an ERROR inside rolls it back and comes back as
+/// `Err(message)`; the caller's memory context and resource owner are restored either way. A
+/// cancel, statement timeout or termination is not an answer: it is re-raised.
+pub fn in_subtransaction<R>(body: impl FnOnce() -> R) -> Result<R, String> {
+    unsafe {
+        let cxt = pg_sys::CurrentMemoryContext;
+        let owner = pg_sys::CurrentResourceOwner;
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(cxt);
+        let body = std::panic::AssertUnwindSafe(body);
+        let r = PgTryBuilder::new(move || {
+            let r = body();
+            pg_sys::ReleaseCurrentSubTransaction();
+            pg_sys::MemoryContextSwitchTo(cxt);
+            pg_sys::CurrentResourceOwner = owner;
+            Ok(r)
+        })
+        .catch_others(|e| {
+            pg_sys::MemoryContextSwitchTo(cxt);
+            pg_sys::RollbackAndReleaseCurrentSubTransaction();
+            pg_sys::MemoryContextSwitchTo(cxt);
+            pg_sys::CurrentResourceOwner = owner;
+            Err(e)
+        })
+        .execute();
+        match r {
+            Ok(v) => Ok(v),
+            Err(e) if must_propagate(&e) => e.rethrow(),
+            Err(e) => Err(crate::error::caught_message(&e)),
+        }
+    }
+}
+
+/// Whether a caught error must go on to PostgreSQL whatever our code wanted to do with it: a
+/// query cancel or statement timeout (57014), an administrator's termination or shutdown (class
+/// 57), anything above ERROR.
+pub fn must_propagate(e: &pg_sys::panic::CaughtError) -> bool {
+    use pg_sys::panic::CaughtError::*;
+    match e {
+        PostgresError(r) => {
+            r.level() > pgrx::PgLogLevel::ERROR || {
+                let code = r.sql_error_code() as i32;
+                // SQLSTATE class 57 (operator intervention): 57014, 57P01..57P05.
+                pgrx::PgSqlErrorCode::ERRCODE_OPERATOR_INTERVENTION as i32 & 0xFFF == code & 0xFFF
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Raise a caught error again, from a frame without pgrx's boundary (a hook): the boundary here
+/// turns it back into a PostgreSQL error at its level and SQLSTATE.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn raise_caught(e: *mut pg_sys::panic::CaughtError) -> ! {
+    let e = unsafe { Box::from_raw(e) };
+    e.rethrow()
+}
+
+/// The current memory context, switched for the life of the guard (restored on unwind too).
+pub struct MemoryContextGuard(pg_sys::MemoryContext);
+
+impl MemoryContextGuard {
+    /// # Safety
+    /// `cxt` must be a valid memory context that outlives the guard.
+    pub unsafe fn switch_to(cxt: pg_sys::MemoryContext) -> MemoryContextGuard {
+        unsafe { MemoryContextGuard(pg_sys::MemoryContextSwitchTo(cxt)) }
+    }
+}
+
+impl Drop for MemoryContextGuard {
+    fn drop(&mut self) {
+        unsafe { pg_sys::CurrentMemoryContext = self.0 };
+    }
+}
