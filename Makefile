@@ -6,7 +6,7 @@ SHELL := /bin/bash
 PGDATA_TEST ?= /tmp/pg_optimizer-pgtest
 RUNAS := $(shell [ "$$(id -u)" = 0 ] && echo "--runas postgres")
 
-.PHONY: demo test prereqs unit pgtest install regress integration bench bench-advisor demo-stop clean
+.PHONY: demo test prereqs unit pgtest install regress integration fuzz-ci fuzz bench bench-advisor demo-stop clean
 
 prereqs:
 	scripts/prereqs.sh
@@ -26,7 +26,16 @@ regress: install
 integration: install
 	python3 -m pytest -q tests/integration
 
-test: pgtest regress integration
+# Tier 4: sqlsmith against a preloaded cluster (track = all, everything sampled) while two sessions
+# define hypothetical indexes and run the advisor; fails on a crash or a log line of ours (~1.5 minutes).
+fuzz-ci: install
+	scripts/fuzz.sh 5000
+
+# The long fuzz run: 20,000 sqlsmith queries (figures in the README; not part of `make test`).
+fuzz: install
+	scripts/fuzz.sh 20000
+
+test: pgtest regress integration fuzz-ci
 
 demo: prereqs
 	PROFILE=release scripts/install.sh

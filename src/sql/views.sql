@@ -235,3 +235,6 @@ SELECT h.indexrelid,
 
 COMMENT ON VIEW @extschema@.hypothetical_indexes IS
   'This session''s hypothetical indexes with their estimated size (from table statistics: widths, null fractions, distinct values, fill factor; btree with deduplication and real tree height).';
+
+-- Hypothetical indexes belong to the session that defined them: anyone may list their own.
+GRANT SELECT ON @extschema@.hypothetical_indexes TO PUBLIC;

@@ -145,6 +145,38 @@ def test_advisor_does_not_run_a_users_functions_as_the_superuser(main):
     crash_free(c)
 
 
+def test_statements_are_planned_only_as_roles_the_caller_may_act_as(main):
+    """A reader of all statistics who does not hold a statement's role gets a note, not a plan run
+    as that role; once the role is dropped, even a superuser gets a note."""
+    c = main
+    db = "app_roles"
+    new_db(c, db)
+    c.psql("CREATE ROLE stat_reader LOGIN IN ROLE pg_read_all_stats; CREATE ROLE plain_writer LOGIN;"
+           "GRANT CREATE ON SCHEMA public TO plain_writer;", db=db)
+    c.psql("CREATE TABLE writer_t AS SELECT g AS id, g % 5000 AS k FROM generate_series(1, 100000) g; ANALYZE writer_t;",
+           db=db, user="plain_writer")
+    c.psql("SELECT pg_stat_force_next_flush(); SELECT pg_stat_reset(); SELECT optimizer.reset(); "
+           "SELECT optimizer.reset_predicates();", db=db)
+    q = "SELECT count(*) FROM writer_t WHERE k = 42"
+    assert c.psql(f"{q}; {q};", db=db, user="plain_writer") == [["20"], ["20"]]
+    qid = c.value(f"SELECT queryid FROM optimizer.statements WHERE query = 'SELECT count(*) FROM writer_t WHERE k = $1'", db=db)
+
+    def rows_for(user):
+        return [r for r in c.psql("SELECT action, queryids::text, reason FROM optimizer.index_advice()", db=db, user=user)
+                if qid in r[1].strip("{}").split(",")]
+
+    # The superuser holds every role: the statement is planned (as plain_writer) and advised.
+    assert [r[0] for r in rows_for("postgres")] == ["create"]
+    # stat_reader sees the statement but may not act as plain_writer.
+    reader = rows_for("stat_reader")
+    assert [r[0] for r in reader] == ["note"] and 'role "plain_writer", whose privileges you do not have' in reader[0][2], reader
+    # The role is dropped (its table handed over): nobody may plan as it any more.
+    c.psql("REASSIGN OWNED BY plain_writer TO postgres; DROP OWNED BY plain_writer; DROP ROLE plain_writer;", db=db)
+    gone = rows_for("postgres")
+    assert [r[0] for r in gone] == ["note"] and "no longer exists" in gone[0][2], gone
+    crash_free(c)
+
+
 # ---------------------------------------------------------------------------------------------
 # 2. Hypothetical indexes never reach execution
 
