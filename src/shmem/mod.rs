@@ -342,9 +342,10 @@ unsafe fn arena_alloc(len: usize) -> Option<u64> {
     }
 }
 
-/// Append `bytes` (cut at the arena's room if need be) and return its span (caller holds the
-/// LWLock in some mode). With `compact`, the caller holds it exclusively and a full arena is
-/// compacted first. None only when not a byte fits.
+/// Append `bytes` and return its span (caller holds the LWLock in some mode); None when it does
+/// not fit. With `compact`, the caller holds the lock exclusively and holds no span that no entry
+/// references yet (compaction keeps only referenced texts): a full arena is compacted, and what
+/// still does not fit is cut to the room left (None only when not a byte fits).
 unsafe fn arena_put(bytes: &[u8], cut: bool, compact: bool) -> Option<Span> {
     unsafe {
         let h = &*HEADER;
@@ -562,7 +563,9 @@ unsafe fn insert_locked(key: &Key, text: &[u8], cut: bool, encoding: i32, init: 
         let (example_span, example_stmt_len) = match init {
             Init::Restore { example, example_stmt_len, example_cut, .. } if !example.is_empty() => {
                 let ex = clip(example, h.max_text);
-                match arena_put(ex, example_cut || ex.len() < example.len(), true) {
+                // No compaction here: it would slide live texts over `text_span`, which no entry
+                // references yet. (At start the arena holds only what was loaded.)
+                match arena_put(ex, example_cut || ex.len() < example.len(), false) {
                     Some(sp) => (sp, example_stmt_len.min(sp.len)),
                     None => (Span::EMPTY, 0),
                 }
