@@ -11,7 +11,11 @@ RUNAS := $(shell [ "$$(id -u)" = 0 ] && echo "--runas postgres")
 prereqs:
 	scripts/prereqs.sh
 
-# Tier 1 + 2: plain #[test] (pure logic) and #[pg_test] (SQL in a preloaded server).
+# Tier 1: the pure core's plain #[test]s, no PostgreSQL needed (seconds on a warm build).
+unit:
+	cargo test -p pg_optimizer_core
+
+# Tier 2: #[pg_test] (SQL in a preloaded server) and the glue crate's own #[test]s.
 pgtest: prereqs
 	cargo pgrx test pg15 $(RUNAS) --pgdata $(PGDATA_TEST)
 
@@ -35,7 +39,7 @@ fuzz-ci: install
 fuzz: install
 	scripts/fuzz.sh 20000
 
-test: pgtest regress integration fuzz-ci
+test: prereqs unit pgtest regress integration fuzz-ci
 
 demo: prereqs
 	PROFILE=release scripts/install.sh

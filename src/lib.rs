@@ -4,13 +4,13 @@
 //! - `gucs`    every `pg_optimizer.*` setting
 //! - `error`   the error type of the SQL surface (SQLSTATE + hint)
 //! - `pg`      FFI glue: internal subtransactions, running code as another role (`pg::identity`)
-//! - `stats`   statement statistics as plain data: counters, histogram, Welford, eviction order,
-//!             query-text normalisation, the dump format (pure Rust, unit-tested)
+//! - `stats`   re-exported from the pure core crate (`core/`, `pg_optimizer_core`): counters,
+//!             histogram, Welford, eviction order, normalisation, dump formats
 //! - `shmem`   the shared-memory statement store: lock protocol, lookup, eviction, dump/load
 //! - `hooks`   post_parse_analyze, planner, executor and utility hooks that feed the stores
 //! - `predicates` the executed-plan walk: quals, join clauses, sort keys, estimate errors
 //! - `whatif`  hypothetical indexes: definition, injection into the planner, sizes, costing
-//! - `advisor` the index advisor: candidates, selection, drop advice (pure) and catalog reads
+//! - `advisor` the index advisor: catalog reads and the run; its pure logic is the core's
 //! - `api`     every SQL function; the views over them are in `src/sql/`
 
 use pgrx::prelude::*;
@@ -22,7 +22,7 @@ pub mod hooks;
 pub mod pg;
 pub mod predicates;
 pub mod shmem;
-pub mod stats;
+pub use pg_optimizer_core::stats;
 pub mod whatif;
 pub mod advisor;
 

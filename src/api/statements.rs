@@ -58,13 +58,13 @@ fn row(
     DbText,
     Option<DbText>,
     Option<DbText>,
-    bool,
-    bool,
     Option<TimestampWithTimeZone>,
     Option<TimestampWithTimeZone>,
     Vec<i64>,
     Vec<Option<f64>>,
     Vec<i64>,
+    bool,
+    bool,
 ) {
     let c = &s.counters;
     let u = &c.usage;
@@ -121,13 +121,13 @@ fn row(
         if visible { text(&s.text) } else { DbText::from(HIDDEN) },
         example,
         params,
-        s.text_truncated,
-        s.example_truncated,
         tstz(c.first_seen),
         tstz(c.last_seen),
         counts,
         times,
         c.hist.counts.to_vec(),
+        s.text_truncated,
+        s.example_truncated,
     )
 }
 
@@ -142,13 +142,15 @@ fn statements_raw() -> Result<TableIterator<'static, (
     name!(query, DbText),
     name!(example, Option<DbText>),
     name!(example_params, Option<DbText>),
-    name!(query_truncated, bool),
-    name!(example_truncated, bool),
     name!(first_seen, Option<TimestampWithTimeZone>),
     name!(last_seen, Option<TimestampWithTimeZone>),
     name!(counts, Vec<i64>),
     name!(times, Vec<Option<f64>>),
     name!(histogram, Vec<i64>),
+    // New columns go last: a library serves an older SQL definition (fewer columns) until
+    // ALTER EXTENSION ... UPDATE, as the result row is built for the caller's row type.
+    name!(query_truncated, bool),
+    name!(example_truncated, bool),
 )>> {
     require_preloaded()?;
     let all = can_read_all();

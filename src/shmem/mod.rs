@@ -342,21 +342,32 @@ unsafe fn arena_alloc(len: usize) -> Option<u64> {
     }
 }
 
-/// Append `bytes` and return its span (caller holds the LWLock in some mode); None when it does
-/// not fit. With `compact`, the caller holds the lock exclusively and holds no span that no entry
-/// references yet (compaction keeps only referenced texts): a full arena is compacted, and what
-/// still does not fit is cut to the room left (None only when not a byte fits).
-unsafe fn arena_put(bytes: &[u8], cut: bool, compact: bool) -> Option<Span> {
+/// What [`arena_put`] may do when a text does not fit.
+#[derive(Clone, Copy, PartialEq)]
+enum Room {
+    /// Nothing: None (any lock mode).
+    AsIs,
+    /// Compact the arena first (exclusive lock, and the caller holds no span that no entry
+    /// references yet: compaction keeps only referenced texts).
+    Compact,
+    /// Compact, then cut what still does not fit to the room left (None only when not a byte
+    /// fits). For a new entry's text, which must have one.
+    CompactAndCut,
+}
+
+/// Append `bytes` (`cut`: it was already cut at the limit) and return its span, the caller
+/// holding the LWLock in some mode; when it does not fit, see [`Room`].
+unsafe fn arena_put(bytes: &[u8], cut: bool, room: Room) -> Option<Span> {
     unsafe {
         let h = &*HEADER;
         let mut len = bytes.len();
         let mut off = arena_alloc(len);
-        if off.is_none() && compact && h.arena_garbage.load(Ordering::Relaxed) > 0 {
+        if off.is_none() && room != Room::AsIs && h.arena_garbage.load(Ordering::Relaxed) > 0 {
             compact_locked();
             off = arena_alloc(len);
         }
         let mut truncated = cut;
-        if off.is_none() && compact {
+        if off.is_none() && room == Room::CompactAndCut {
             // Whatever room is left, cut at a character boundary.
             let room = h.arena_size.saturating_sub(h.arena_top.load(Ordering::Relaxed) as usize);
             len = clip(bytes, room).len();
@@ -551,13 +562,13 @@ unsafe fn insert_locked(key: &Key, text: &[u8], cut: bool, encoding: i32, init: 
         }
         // The texts first (an eviction round may be needed to make room for them), then the
         // element, so a new element never sits in the table without its text.
-        let mut text_span = arena_put(text, cut, true);
+        let mut text_span = arena_put(text, cut, Room::CompactAndCut);
         if text_span.is_none_or(|t| t.truncated && !cut) && evict_locked() > 0 {
             if let Some(t) = text_span.take() {
                 arena_free(t);
             }
             compact_locked();
-            text_span = arena_put(text, cut, true);
+            text_span = arena_put(text, cut, Room::CompactAndCut);
         }
         let text_span = text_span.unwrap_or(Span { truncated: !text.is_empty(), ..Span::EMPTY });
         let (example_span, example_stmt_len) = match init {
@@ -565,7 +576,7 @@ unsafe fn insert_locked(key: &Key, text: &[u8], cut: bool, encoding: i32, init: 
                 let ex = clip(example, h.max_text);
                 // No compaction here: it would slide live texts over `text_span`, which no entry
                 // references yet. (At start the arena holds only what was loaded.)
-                match arena_put(ex, example_cut || ex.len() < example.len(), false) {
+                match arena_put(ex, example_cut || ex.len() < example.len(), Room::AsIs) {
                     Some(sp) => (sp, example_stmt_len.min(sp.len)),
                     None => (Span::EMPTY, 0),
                 }
@@ -713,7 +724,7 @@ fn store_example(e: *mut Entry, gen: u64, ms: f64, example: &[u8], stmt_len: u32
         };
         {
             let _g = LwGuard::shared();
-            if let Some(span) = arena_put(ex, cut, false) {
+            if let Some(span) = arena_put(ex, cut, Room::AsIs) {
                 publish(e, span);
                 return;
             }
@@ -726,7 +737,9 @@ fn store_example(e: *mut Entry, gen: u64, ms: f64, example: &[u8], stmt_len: u32
         } {
             return;
         }
-        if let Some(span) = arena_put(ex, cut, true) {
+        // An example that does not fit whole even then is not stored (the previous one stays):
+        // a cut example is of no use to the advisor, and evicting statements for it is not worth it.
+        if let Some(span) = arena_put(ex, cut, Room::Compact) {
             publish(e, span);
         }
     }

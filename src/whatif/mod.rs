@@ -21,7 +21,7 @@
 
 pub mod define;
 pub mod plan;
-pub mod size;
+pub use pg_optimizer_core::size;
 
 use define::{Am, Spec};
 use pgrx::pg_sys;

@@ -1,0 +1,15 @@
+//! The index advisor's pure logic: `model` (plain data), `candidates` (which indexes could help,
+//! from the recorded predicates and sort keys), `coverage` (what existing indexes already serve;
+//! duplicates), `merge` (covering candidates that serve several statements), `select` (Extend over
+//! the whole workload, with a cost cache and an injected cost model), `write_cost` (what an index
+//! costs on writes), `drop` (which indexes to drop), `explain` (DDL, names and one-sentence
+//! reasons).
+
+pub mod candidates;
+pub mod coverage;
+pub mod drop;
+pub mod explain;
+pub mod merge;
+pub mod model;
+pub mod select;
+pub mod write_cost;

@@ -1,0 +1,14 @@
+//! pg_optimizer's pure core: everything that reasons without a server, tested with plain
+//! `cargo test -p pg_optimizer_core` (no PostgreSQL, no pgrx). The extension crate (`pg_optimizer`)
+//! is glue around it: it fills these types from shared memory and the catalogs, and gives the
+//! advisor the real planner as its cost model.
+//!
+//! - `stats`   statement and predicate statistics as plain data: counters, histogram, Welford,
+//!             eviction order, query-text normalisation, the dump formats
+//! - `size`    index size estimates (btree, hash, BRIN, GIN) from column statistics
+//! - `advisor` the index advisor's model, candidates, coverage, Extend selection, write cost, drop
+//!             rules, DDL and reasons
+
+pub mod advisor;
+pub mod size;
+pub mod stats;
