@@ -11,8 +11,10 @@ RUNAS := $(shell [ "$$(id -u)" = 0 ] && echo "--runas postgres")
 prereqs:
 	scripts/prereqs.sh
 
-# Tier 1: the pure core's plain #[test]s, no PostgreSQL needed (seconds on a warm build).
+# Tier 1: the layer rule (no module uses one above it), then the pure core's plain #[test]s, no
+# PostgreSQL needed (seconds on a warm build).
 unit:
+	python3 scripts/check_layers.py
 	cargo test -p pg_optimizer_core
 
 # Tier 2: #[pg_test] (SQL in a preloaded server) and the glue crate's own #[test]s.

@@ -3,7 +3,8 @@
 //! The module list is the table of contents:
 //! - `gucs`    every `pg_optimizer.*` setting
 //! - `error`   the error type of the SQL surface (SQLSTATE + hint)
-//! - `pg`      FFI glue: internal subtransactions, running code as another role (`pg::identity`)
+//! - `pg`      FFI glue: internal subtransactions, running code as another role (`pg::identity`),
+//!             the nesting count and PG_TRY (`pg::nesting`), texts in the reader's encoding
 //! - `stats`   re-exported from the pure core crate (`core/`, `pg_optimizer_core`): counters,
 //!             histogram, Welford, eviction order, normalisation, dump formats
 //! - `shmem`   the shared-memory statement store: lock protocol, lookup, eviction, dump/load
@@ -12,6 +13,12 @@
 //! - `whatif`  hypothetical indexes: definition, injection into the planner, sizes, costing
 //! - `advisor` the index advisor: catalog reads and the run; its pure logic is the core's
 //! - `api`     every SQL function; the views over them are in `src/sql/`
+//!
+//! **Layers only look down** (`scripts/check_layers.py`, run by `make unit`, enforces it):
+//! `pg_optimizer_core` (pure) -> `pg`, `gucs`, `error` (FFI glue, settings, errors) -> `shmem`
+//! (stores) -> `predicates` (the plan walk) and `whatif` -> `hooks` -> `advisor` -> `api`. A module
+//! uses only modules of its own layer or below; the hooks own the nesting count and pass depths
+//! down (`pg::nesting` documents the protocol).
 
 use pgrx::prelude::*;
 

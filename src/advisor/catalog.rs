@@ -68,7 +68,7 @@ pub fn statements() -> Result<Vec<Recorded>, String> {
                 }
             }
             let (text, params) = match example {
-                Some(e) if !e.is_empty() && !example_truncated && e != crate::api::statements::HIDDEN.as_bytes() => {
+                Some(e) if !e.is_empty() && !example_truncated && e != crate::pg::text::HIDDEN.as_bytes() => {
                     (e, params.map(|p| parse_param_log(&p)).unwrap_or_default())
                 }
                 _ => (query.clone(), vec![]),

@@ -210,7 +210,7 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
         let defined = roles.get(pg_sys::Oid::from(t.owner)).map_err(|e| e.to_string()).and_then(|owner| {
             run_as(&owner, || {
                 let oid = whatif::create(&ddl, false).oid;
-                let (b, t, _, _) = crate::api::whatif::estimate_on(whatif::find(oid).expect("just created"));
+                let (b, t, _, _) = whatif::estimate_on(whatif::find(oid).expect("just created"));
                 (oid, b as f64, t)
             })
         });

@@ -12,7 +12,7 @@ use crate::stats::histogram::{bucket_label, bucket_range};
 use crate::stats::N_BUCKETS;
 use pgrx::prelude::*;
 
-pub const HIDDEN: &str = "<insufficient privilege>";
+pub use crate::pg::text::HIDDEN;
 
 pub(crate) fn require_preloaded() -> Result<()> {
     if shmem::available() {

@@ -17,39 +17,6 @@ fn hypothetical_index(ddl: &str) -> Result<TableIterator<'static, (name!(indexre
     Ok(TableIterator::once((h.oid, h.name.clone())))
 }
 
-unsafe extern "C-unwind" {
-    fn find_all_inheritors(parent: pg_sys::Oid, lockmode: pg_sys::LOCKMODE, numparents: *mut *mut pg_sys::List) -> *mut pg_sys::List;
-}
-
-/// Size estimate of one hypothetical index on table `relid` (summed over the leaves of a
-/// partitioned table): (bytes, tuples, tree height, leaves).
-pub(crate) fn estimate_on(h: &whatif::Hypo) -> (i64, f64, i32, i32) {
-    unsafe {
-        let leaves: Vec<pg_sys::Oid> = if pg_sys::get_rel_relkind(h.relid) as u8 == b'p' {
-            let l = find_all_inheritors(h.relid, pg_sys::AccessShareLock as _, std::ptr::null_mut());
-            (0..(*l).length as usize)
-                .map(|i| (*(*l).elements.add(i)).oid_value)
-                .filter(|&o| pg_sys::get_rel_relkind(o) as u8 == b'r')
-                .collect()
-        } else {
-            vec![h.relid]
-        };
-        let (mut bytes, mut tuples, mut height) = (0.0, 0.0, -1);
-        for &leaf in &leaves {
-            let spec = if leaf == h.relid { h.spec.clone() } else { whatif::leaf_spec(&h.ddl, leaf) };
-            let rel = pg_sys::table_open(leaf, pg_sys::AccessShareLock as _);
-            let (mut pages, mut reltuples, mut allvis) = (0u32, 0.0f64, 0.0f64);
-            pg_sys::estimate_rel_size(rel, std::ptr::null_mut(), &mut pages, &mut reltuples, &mut allvis);
-            pg_sys::table_close(rel, pg_sys::AccessShareLock as _);
-            let e = whatif::estimate(&spec, reltuples, pages as f64);
-            bytes += e.bytes();
-            tuples += e.tuples;
-            height = height.max(e.tree_height);
-        }
-        (bytes as i64, tuples, height, if pg_sys::get_rel_relkind(h.relid) as u8 == b'p' { leaves.len() as i32 } else { 0 })
-    }
-}
-
 /// Rows of `optimizer.hypothetical_indexes`.
 #[pg_extern(volatile, parallel_unsafe)]
 fn hypothetical_indexes_raw() -> Result<TableIterator<
@@ -70,7 +37,7 @@ fn hypothetical_indexes_raw() -> Result<TableIterator<
     let rows: Vec<_> = whatif::list()
         .iter()
         .map(|h| {
-            let (bytes, tuples, height, leaves) = estimate_on(h);
+            let (bytes, tuples, height, leaves) = whatif::estimate_on(h);
             let am = match h.spec.am {
                 whatif::define::Am::Btree => "btree",
                 whatif::define::Am::Hash => "hash",

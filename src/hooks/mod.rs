@@ -37,93 +37,9 @@ pub fn init() {
     utility::init();
 }
 
-/// PostgreSQL functions declared without pgrx's error-boundary wrapper: ones that cannot raise
-/// (so the hot path pays no `sigsetjmp` for them) and the standard functions our hooks chain to
-/// (whose errors must reach PostgreSQL untouched; see the module comment).
-#[allow(clashing_extern_declarations)]
-pub(crate) mod unguarded {
-    use pgrx::pg_sys::*;
-    use std::ffi::{c_char, c_int};
-    unsafe extern "C-unwind" {
-        pub fn GetUserId() -> Oid;
-        pub fn GetCurrentStatementStartTimestamp() -> i64;
-        pub fn GetCurrentSubTransactionId() -> SubTransactionId;
-        pub fn pg_re_throw() -> !;
-        pub fn ReThrowError(edata: *mut ErrorData) -> !;
-        pub fn CopyErrorData() -> *mut ErrorData;
-        pub fn FlushErrorState();
-        pub fn geterrcode() -> c_int;
-        pub fn standard_planner(parse: *mut Query, query_string: *const c_char, cursor_options: c_int, bound_params: ParamListInfo) -> *mut PlannedStmt;
-        pub fn standard_ExecutorStart(qd: *mut QueryDesc, eflags: c_int);
-        pub fn standard_ExecutorRun(qd: *mut QueryDesc, direction: ScanDirection::Type, count: u64, execute_once: bool);
-        pub fn standard_ExecutorFinish(qd: *mut QueryDesc);
-        pub fn standard_ExecutorEnd(qd: *mut QueryDesc);
-        #[cfg(feature = "pg13")]
-        pub fn standard_ProcessUtility(pstmt: *mut PlannedStmt, query_string: *const c_char, context: ProcessUtilityContext::Type, params: ParamListInfo, query_env: *mut QueryEnvironment, dest: *mut DestReceiver, qc: *mut QueryCompletion);
-        #[cfg(not(feature = "pg13"))]
-        pub fn standard_ProcessUtility(pstmt: *mut PlannedStmt, query_string: *const c_char, read_only_tree: bool, context: ProcessUtilityContext::Type, params: ParamListInfo, query_env: *mut QueryEnvironment, dest: *mut DestReceiver, qc: *mut QueryCompletion);
-    }
-}
-
-/// `PG_TRY { body } PG_CATCH { on_error(); PG_RE_THROW(); }`: the original error goes on to the
-/// next handler. `body` must hold nothing with a destructor (it is skipped by the longjmp).
-#[inline(always)]
-pub(crate) unsafe fn try_rethrow<R>(body: impl FnOnce() -> R, on_error: impl FnOnce()) -> R {
-    unsafe {
-        let saved_stack = pg_sys::PG_exception_stack;
-        let saved_context = pg_sys::error_context_stack;
-        let mut result = std::mem::MaybeUninit::<R>::uninit();
-        let jumped = cee_scape::call_with_sigsetjmp(false, |jbuf| {
-            pg_sys::PG_exception_stack = jbuf as *const cee_scape::SigJmpBufFields as *mut pg_sys::sigjmp_buf;
-            result.write(body());
-            0
-        });
-        pg_sys::PG_exception_stack = saved_stack;
-        pg_sys::error_context_stack = saved_context;
-        if jumped != 0 {
-            on_error();
-            unguarded::pg_re_throw();
-        }
-        result.assume_init()
-    }
-}
-
-/// Run `body` one nesting level deeper; the level is restored on success and on error.
-#[inline(always)]
-pub(crate) unsafe fn nested<R>(body: impl FnOnce() -> R) -> R {
-    unsafe {
-        NESTING += 1;
-        let r = try_rethrow(body, || NESTING -= 1);
-        NESTING -= 1;
-        r
-    }
-}
-
-/// [`nested`], calling `on_error` (at the restored depth) before the error goes on.
-#[inline(always)]
-pub(crate) unsafe fn nested_or<R>(body: impl FnOnce() -> R, on_error: impl FnOnce()) -> R {
-    unsafe {
-        NESTING += 1;
-        let r = try_rethrow(body, || {
-            NESTING -= 1;
-            on_error()
-        });
-        NESTING -= 1;
-        r
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Nesting
-
-static mut NESTING: i32 = 0;
-
-/// Nesting depth of statement execution: 0 for a client's statement. Raised around the chained
-/// planner, ExecutorRun, ExecutorFinish and ProcessUtility calls by [`nested`].
-#[inline]
-pub(crate) fn nesting() -> i32 {
-    unsafe { NESTING }
-}
+pub(crate) use crate::pg::nesting::{nested, nested_or, nesting};
+pub(crate) use crate::pg::unguarded;
+use crate::pg::random_u64;
 
 // ---------------------------------------------------------------------------------------------
 // Sampling: decided once per top-level statement; nested statements follow it.
@@ -132,33 +48,11 @@ static mut SAMPLED: bool = true;
 /// Whether the current top-level statement's plans are walked for predicates (drawn with the
 /// statement decision, at `predicate_sample_rate`).
 static mut PREDICATES_SAMPLED: bool = true;
-static mut RNG: u64 = 0;
 /// The decisions made while planning a top-level statement, reused by its execution.
 static mut PLANNED_DECISION: Option<(u64, bool, bool)> = None;
 
-/// A backend-local pseudo-random number (xorshift64*, seeded from the pid and the clock).
-pub(crate) fn random_u64() -> u64 {
-    unsafe {
-        if RNG == 0 {
-            RNG = (pg_sys::MyProcPid as u64).wrapping_mul(0x9E3779B97F4A7C15)
-                ^ (unguarded::GetCurrentStatementStartTimestamp() as u64)
-                | 1;
-        }
-        RNG ^= RNG >> 12;
-        RNG ^= RNG << 25;
-        RNG ^= RNG >> 27;
-        RNG.wrapping_mul(0x2545F4914F6CDD1D)
-    }
-}
-
 fn next_random() -> f64 {
     (random_u64() >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// The current statement's start time (TimestampTz).
-#[inline]
-pub(crate) fn statement_start() -> i64 {
-    unsafe { unguarded::GetCurrentStatementStartTimestamp() }
 }
 
 fn draw(rate: f64) -> bool {

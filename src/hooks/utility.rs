@@ -89,7 +89,8 @@ unsafe extern "C-unwind" fn process_utility(
         // every exit: here on success and on error, and by `whatif`'s (sub)transaction-abort
         // callbacks as a second net.
         let mut hypothetical = false;
-        quietly("opening the hypothetical-index scope", || hypothetical = crate::whatif::open_explain(node));
+        // The utility call and then the planner each add one nesting level.
+        quietly("opening the hypothetical-index scope", || hypothetical = crate::whatif::open_explain(node, nesting() + 2));
         if hypothetical {
             nested_or(|| chain!(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc), || crate::whatif::close_explain());
             crate::whatif::close_explain();

@@ -3,10 +3,36 @@
 //! context guards, and texts in the reading database's encoding.
 
 pub mod identity;
+pub mod nesting;
 pub mod text;
+#[allow(clashing_extern_declarations)]
+pub(crate) mod unguarded;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
+
+static mut RNG: u64 = 0;
+
+/// A backend-local pseudo-random number (xorshift64*, seeded from the pid and the clock).
+pub(crate) fn random_u64() -> u64 {
+    unsafe {
+        if RNG == 0 {
+            RNG = (pg_sys::MyProcPid as u64).wrapping_mul(0x9E3779B97F4A7C15)
+                ^ (unguarded::GetCurrentStatementStartTimestamp() as u64)
+                | 1;
+        }
+        RNG ^= RNG >> 12;
+        RNG ^= RNG << 25;
+        RNG ^= RNG >> 27;
+        RNG.wrapping_mul(0x2545F4914F6CDD1D)
+    }
+}
+
+/// The current statement's start time (TimestampTz).
+#[inline]
+pub(crate) fn statement_start() -> i64 {
+    unsafe { unguarded::GetCurrentStatementStartTimestamp() }
+}
 
 /// PostgreSQL errors reach the user as PostgreSQL raised them, never with a Rust backtrace in
 /// DETAIL. pgrx captures one (`Backtrace::capture()`) for every PostgreSQL error that crosses

@@ -6,6 +6,9 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::IntoDatum;
 
+/// What another user's text reads when the reader may not see it (pg_stat_statements' wording).
+pub const HIDDEN: &str = "<insufficient privilege>";
+
 /// Bytes in the current database's encoding, returned to SQL as `text`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DbText(pub Vec<u8>);

@@ -30,7 +30,7 @@ static mut NEXT_PENDING: usize = 0;
 
 fn remember(qd: *mut pg_sys::QueryDesc) {
     unsafe {
-        let subid = crate::hooks::unguarded::GetCurrentSubTransactionId();
+        let subid = crate::pg::unguarded::GetCurrentSubTransactionId();
         let ring = &mut *(&raw mut PENDING_QDS);
         if let Some(free) = ring.iter_mut().find(|s| s.0 == 0) {
             *free = (qd as usize, subid);

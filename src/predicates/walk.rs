@@ -639,7 +639,7 @@ pub(super) unsafe fn record_tree(qd: *mut pg_sys::QueryDesc, userid: pg_sys::Oid
             rtable: (*stmt).rtable,
             params: (*qd).params,
             base: PredKey { userid: userid.to_u32(), dbid: pg_sys::MyDatabaseId.to_u32(), queryid, sig: 0 },
-            now: crate::hooks::statement_start(),
+            now: crate::pg::statement_start(),
             capture: crate::gucs::raw::capture_constants(),
             nest: [(0, Origin { rti: 0, att: 0 }); 32],
             n_nest: 0,
@@ -1114,7 +1114,7 @@ impl Walk {
                 }
                 _ => None,
             }?;
-            Some((s, crate::hooks::random_u64()))
+            Some((s, crate::pg::random_u64()))
         }
     }
 }

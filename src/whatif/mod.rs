@@ -219,8 +219,8 @@ pub fn with_costing_scope<R>(set: &[pg_sys::Oid], body: impl FnOnce() -> R) -> R
     }
     let _close = unsafe { Close(SCOPE, SCOPE_SUBXACT, std::mem::replace(&mut *(&raw mut COSTING_SET), set.to_vec())) };
     unsafe {
-        SCOPE = Scope::Costing(crate::hooks::nesting() + 1);
-        SCOPE_SUBXACT = crate::hooks::unguarded::GetCurrentSubTransactionId();
+        SCOPE = Scope::Costing(crate::pg::nesting::planning_level());
+        SCOPE_SUBXACT = crate::pg::unguarded::GetCurrentSubTransactionId();
     }
     body()
 }
@@ -231,8 +231,10 @@ pub fn name_of(oid: pg_sys::Oid) -> Option<String> {
 }
 
 /// Called by the utility hook before an `EXPLAIN`: open the explain scope if this EXPLAIN should
-/// see the registry. Returns whether it did (the caller then calls [`close_explain`]).
-pub unsafe fn open_explain(node: *mut pg_sys::Node) -> bool {
+/// see the registry, for the planner call at nesting level `planner_level` (the hook knows how
+/// many levels it and the planner add). Returns whether it did (the caller then calls
+/// [`close_explain`]).
+pub unsafe fn open_explain(node: *mut pg_sys::Node, planner_level: i32) -> bool {
     unsafe {
         if registry().is_empty() || !crate::gucs::hypothetical_explain() || (*node).type_ != pg_sys::NodeTag::T_ExplainStmt {
             return false;
@@ -250,9 +252,8 @@ pub unsafe fn open_explain(node: *mut pg_sys::Node) -> bool {
                 return false;
             }
         }
-        // The utility call and then the planner each add one nesting level.
-        SCOPE = Scope::Explain(crate::hooks::nesting() + 2);
-        SCOPE_SUBXACT = crate::hooks::unguarded::GetCurrentSubTransactionId();
+        SCOPE = Scope::Explain(planner_level);
+        SCOPE_SUBXACT = crate::pg::unguarded::GetCurrentSubTransactionId();
         true
     }
 }
@@ -345,7 +346,7 @@ unsafe extern "C-unwind" fn relation_info_scoped(relid: pg_sys::Oid, rel: *mut p
             Scope::Off => return,
             Scope::Explain(d) | Scope::Costing(d) => d,
         };
-        if crate::hooks::nesting() != depth {
+        if crate::pg::nesting::nesting() != depth {
             return;
         }
         let explain = matches!(SCOPE, Scope::Explain(_));
@@ -511,6 +512,39 @@ pub unsafe fn estimate(spec: &Spec, rows: f64, heap_pages: f64) -> size::Estimat
                 size::gin(&c, rows_indexed, e, distinct, entry_width)
             }
         }
+    }
+}
+
+unsafe extern "C-unwind" {
+    fn find_all_inheritors(parent: pg_sys::Oid, lockmode: pg_sys::LOCKMODE, numparents: *mut *mut pg_sys::List) -> *mut pg_sys::List;
+}
+
+/// Size estimate of one hypothetical index on table `relid` (summed over the leaves of a
+/// partitioned table): (bytes, tuples, tree height, leaves).
+pub fn estimate_on(h: &Hypo) -> (i64, f64, i32, i32) {
+    unsafe {
+        let leaves: Vec<pg_sys::Oid> = if pg_sys::get_rel_relkind(h.relid) as u8 == b'p' {
+            let l = find_all_inheritors(h.relid, pg_sys::AccessShareLock as _, std::ptr::null_mut());
+            (0..(*l).length as usize)
+                .map(|i| (*(*l).elements.add(i)).oid_value)
+                .filter(|&o| pg_sys::get_rel_relkind(o) as u8 == b'r')
+                .collect()
+        } else {
+            vec![h.relid]
+        };
+        let (mut bytes, mut tuples, mut height) = (0.0, 0.0, -1);
+        for &leaf in &leaves {
+            let spec = if leaf == h.relid { h.spec.clone() } else { leaf_spec(&h.ddl, leaf) };
+            let rel = pg_sys::table_open(leaf, pg_sys::AccessShareLock as _);
+            let (mut pages, mut reltuples, mut allvis) = (0u32, 0.0f64, 0.0f64);
+            pg_sys::estimate_rel_size(rel, std::ptr::null_mut(), &mut pages, &mut reltuples, &mut allvis);
+            pg_sys::table_close(rel, pg_sys::AccessShareLock as _);
+            let e = estimate(&spec, reltuples, pages as f64);
+            bytes += e.bytes();
+            tuples += e.tuples;
+            height = height.max(e.tree_height);
+        }
+        (bytes as i64, tuples, height, if pg_sys::get_rel_relkind(h.relid) as u8 == b'p' { leaves.len() as i32 } else { 0 })
     }
 }
 
