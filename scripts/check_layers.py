@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The layer rule of src/lib.rs, checked: a module uses only modules of its own layer or below.
 
-    core crate (pure) -> pg, gucs, error -> shmem, stats -> predicates, whatif -> hooks -> advisor -> api
+    core crate (pure) -> pg, gucs, error -> shmem, stats -> capture, whatif -> hooks -> advisor -> api
 
 Every `crate::<module>` path in a file under src/<module>/ (or src/<module>.rs) is checked against
 this table. Exits 1 and lists each upward reference. Run by `make unit`."""
@@ -13,7 +13,7 @@ import sys
 LAYERS = {
     "pg": 1, "gucs": 1, "error": 1,
     "shmem": 2, "stats": 2,
-    "predicates": 3, "whatif": 3,
+    "capture": 3, "whatif": 3,
     "hooks": 4,
     "advisor": 5,
     "api": 6,

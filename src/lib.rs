@@ -9,14 +9,14 @@
 //!             histogram, Welford, eviction order, normalisation, dump formats
 //! - `shmem`   the shared-memory statement store: lock protocol, lookup, eviction, dump/load
 //! - `hooks`   post_parse_analyze, planner, executor and utility hooks that feed the stores
-//! - `predicates` the executed-plan walk: quals, join clauses, sort keys, estimate errors
+//! - `capture` the executed-plan walk: quals, join clauses, sort keys, estimate errors
 //! - `whatif`  hypothetical indexes: definition, injection into the planner, sizes, costing
 //! - `advisor` the index advisor: catalog reads and the run; its pure logic is the core's
 //! - `api`     every SQL function; the views over them are in `src/sql/`
 //!
 //! **Layers only look down** (`scripts/check_layers.py`, run by `make unit`, enforces it):
 //! `pg_optimizer_core` (pure) -> `pg`, `gucs`, `error` (FFI glue, settings, errors) -> `shmem`
-//! (stores) -> `predicates` (the plan walk) and `whatif` -> `hooks` -> `advisor` -> `api`. A module
+//! (stores) -> `capture` (the plan walk) and `whatif` -> `hooks` -> `advisor` -> `api`. A module
 //! uses only modules of its own layer or below; the hooks own the nesting count and pass depths
 //! down (`pg::nesting` documents the protocol).
 
@@ -27,7 +27,7 @@ pub mod error;
 pub mod gucs;
 pub mod hooks;
 pub mod pg;
-pub mod predicates;
+pub mod capture;
 pub mod shmem;
 pub use pg_optimizer_core::stats;
 pub mod whatif;
@@ -49,7 +49,7 @@ pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     shmem::init();
     hooks::init();
-    predicates::init();
+    capture::init();
     whatif::init();
 }
 

@@ -23,10 +23,31 @@ pub struct Options {
     pub drops: bool,
 }
 
+/// What a row of advice says to do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Drop,
+    /// A statement that was not planned, and why.
+    #[default]
+    Note,
+}
+
+impl Action {
+    /// The `action` column's text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Drop => "drop",
+            Action::Note => "note",
+        }
+    }
+}
+
 /// One output row.
 #[derive(Clone, Debug, Default)]
 pub struct Row {
-    pub action: &'static str,
+    pub action: Action,
     pub ddl: Option<String>,
     pub table_name: Option<String>,
     pub index_name: Option<String>,
@@ -71,7 +92,7 @@ impl select::CostModel for Planner<'_> {
 
 /// A `note` row about one statement.
 fn note(queryid: u64, reason: &str) -> Row {
-    Row { action: "note", queryids: vec![queryid as i64], reason: reason.to_string(), ..Default::default() }
+    Row { action: Action::Note, queryids: vec![queryid as i64], reason: reason.to_string(), ..Default::default() }
 }
 
 /// Cost per hour from cost per second.
@@ -311,7 +332,7 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
             limit: None,
         };
         rows.push(Row {
-            action: "create",
+            action: Action::Create,
             ddl: Some(explain::create_ddl(&c.def, t, name, true)),
             table_name: Some(t.qualified_name.clone()),
             index_name: Some(name.clone()),
@@ -392,7 +413,7 @@ fn drop_rows(o: &Options, params: &write_cost::CostParams, window: f64) -> Resul
             let facts = explain::DropFacts { other, bytes: a.bytes, write_cost_per_hour: saved };
             let qualified = names.get(&e.oid).cloned().unwrap_or_else(|| explain::quote_ident(&e.name));
             rows.push(Row {
-                action: "drop",
+                action: Action::Drop,
                 ddl: Some(explain::drop_ddl(&qualified)),
                 table_name: Some(t.qualified_name.clone()),
                 index_name: Some(e.name.clone()),

@@ -1,7 +1,7 @@
 //! The index advisor from SQL: `index_advice(...)` (one row per recommendation) and
 //! `index_advice_report(...)` (the same as readable text, with what the run did).
 
-use crate::advisor::run::{self, Options, Report};
+use crate::advisor::run::{self, Action, Options, Report};
 use crate::error::{invalid_argument, Result};
 use crate::gucs;
 use pgrx::prelude::*;
@@ -75,10 +75,10 @@ fn index_advice(
         .rows
         .into_iter()
         .map(|x| {
-            let create = x.action == "create";
-            let sized = x.action != "note";
+            let create = x.action == Action::Create;
+            let sized = x.action != Action::Note;
             (
-                x.action.to_string(),
+                x.action.as_str().to_string(),
                 x.ddl,
                 x.table_name,
                 x.index_name,
@@ -108,9 +108,9 @@ fn index_advice_report(budget_mb: default!(Option<i32>, "NULL")) -> Result<Strin
     let o = options(budget_mb, None, true)?;
     let r = advise(&o)?;
     let mut s = String::new();
-    let creates: Vec<_> = r.rows.iter().filter(|x| x.action == "create").collect();
-    let drops: Vec<_> = r.rows.iter().filter(|x| x.action == "drop").collect();
-    let notes: Vec<_> = r.rows.iter().filter(|x| x.action == "note").collect();
+    let creates: Vec<_> = r.rows.iter().filter(|x| x.action == Action::Create).collect();
+    let drops: Vec<_> = r.rows.iter().filter(|x| x.action == Action::Drop).collect();
+    let notes: Vec<_> = r.rows.iter().filter(|x| x.action == Action::Note).collect();
     s += &format!(
         "Index advice for {} recorded statements (budget {} MB)\n",
         r.statements,

@@ -38,12 +38,7 @@ fn hypothetical_indexes_raw() -> Result<TableIterator<
         .iter()
         .map(|h| {
             let (bytes, tuples, height, leaves) = whatif::estimate_on(h);
-            let am = match h.spec.am {
-                whatif::define::Am::Btree => "btree",
-                whatif::define::Am::Hash => "hash",
-                whatif::define::Am::Brin => "brin",
-                whatif::define::Am::Gin => "gin",
-            };
+            let am = h.spec.am.name();
             (
                 h.oid,
                 h.name.clone(),

@@ -41,7 +41,7 @@ unsafe extern "C-unwind" fn executor_start(qd: *mut pg_sys::QueryDesc, eflags: i
             decide_sample(Phase::Execute, queryid);
             // EXPLAIN without ANALYZE starts the executor but never runs it: nothing to record.
             recorded = eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 && gate(queryid);
-            predicates = recorded && predicates_sampled() && crate::predicates::prepare(qd);
+            predicates = recorded && predicates_sampled() && crate::capture::prepare(qd);
         });
         // The safety net: a plan with a hypothetical index must never run (one branch in sessions
         // that never defined one).
@@ -59,7 +59,7 @@ unsafe extern "C-unwind" fn executor_start(qd: *mut pg_sys::QueryDesc, eflags: i
         }
         quietly("setting up instrumentation", || {
             if predicates {
-                crate::predicates::instrument(qd);
+                crate::capture::instrument(qd);
             }
             if (*qd).totaltime.is_null() {
                 let _cxt = crate::pg::MemoryContextGuard::switch_to((*(*qd).estate).es_query_cxt);
@@ -115,7 +115,7 @@ unsafe fn cancelled(qd: *mut pg_sys::QueryDesc) {
         pg_sys::MemoryContextSwitchTo((*(*qd).estate).es_query_cxt);
         let edata = unguarded::CopyErrorData();
         unguarded::FlushErrorState();
-        let predicates = crate::predicates::take(qd);
+        let predicates = crate::capture::take(qd);
         let queryid = queryid_of(qd);
         let mut recorded = false;
         quietly("recording a cancelled execution", || {
@@ -130,7 +130,7 @@ unsafe fn cancelled(qd: *mut pg_sys::QueryDesc) {
         });
         if recorded && predicates {
             quietly("recording predicates of a cancelled execution", || {
-                crate::predicates::record(qd, unguarded::GetUserId(), queryid)
+                crate::capture::record(qd, unguarded::GetUserId(), queryid)
             });
         }
         unguarded::ReThrowError(edata);
@@ -160,7 +160,7 @@ unsafe extern "C-unwind" fn executor_finish(qd: *mut pg_sys::QueryDesc) {
 
 unsafe extern "C-unwind" fn executor_end(qd: *mut pg_sys::QueryDesc) {
     unsafe {
-        let predicates = crate::predicates::take(qd);
+        let predicates = crate::capture::take(qd);
         if !(*qd).totaltime.is_null() {
             let mut recorded = false;
             quietly("recording an execution", || {
@@ -173,7 +173,7 @@ unsafe extern "C-unwind" fn executor_end(qd: *mut pg_sys::QueryDesc) {
             });
             if recorded && predicates {
                 quietly("recording predicates", || {
-                    crate::predicates::record(qd, unguarded::GetUserId(), queryid_of(qd))
+                    crate::capture::record(qd, unguarded::GetUserId(), queryid_of(qd))
                 });
             }
         }

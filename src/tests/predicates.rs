@@ -316,6 +316,6 @@ fn reset_predicates_and_info() {
 fn walk_visits_custom_scan_children_and_tolerates_unknown_nodes() {
     // A synthetic executed tree (no custom-scan provider ships with PostgreSQL): a CustomScanState
     // whose custom_ps holds a SeqScanState and a node of a tag the walk does not know.
-    let tags = unsafe { crate::predicates::walk_tags_of_synthetic_custom_tree() };
+    let tags = unsafe { crate::capture::walk_tags_of_synthetic_custom_tree() };
     assert_eq!(tags, vec!["CustomScan", "SeqScan", "unknown"]);
 }

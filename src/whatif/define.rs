@@ -17,14 +17,8 @@ unsafe extern "C-unwind" {
     fn transformIndexStmt(relid: pg_sys::Oid, stmt: *mut pg_sys::IndexStmt, query_string: *const std::ffi::c_char) -> *mut pg_sys::IndexStmt;
 }
 
-/// The four access methods we cost.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Am {
-    Btree,
-    Hash,
-    Brin,
-    Gin,
-}
+/// The four access methods we cost: the core's one enum for them.
+pub use pg_optimizer_core::advisor::model::Method as Am;
 
 /// One index as the planner sees it (see `IndexOptInfo`).
 #[derive(Clone, Debug)]
@@ -107,15 +101,8 @@ pub unsafe fn build(stmt: *mut pg_sys::IndexStmt, relid: pg_sys::Oid, ddl: &CStr
             err("constraints cannot be hypothetical".into(), "Use CREATE INDEX or CREATE UNIQUE INDEX.");
         }
         let amname = if (*stmt).accessMethod.is_null() { "btree".to_string() } else { cstr((*stmt).accessMethod) };
-        let am = match amname.as_str() {
-            "btree" => Am::Btree,
-            "hash" => Am::Hash,
-            "brin" => Am::Brin,
-            "gin" => Am::Gin,
-            other => err(
-                format!("access method \"{other}\" is not supported for hypothetical indexes"),
-                "Use btree, hash, brin or gin.",
-            ),
+        let Some(am) = Am::from_name(&amname) else {
+            err(format!("access method \"{amname}\" is not supported for hypothetical indexes"), "Use btree, hash, brin or gin.")
         };
         let amc = CString::new(amname.clone()).unwrap();
         let amoid = pg_sys::get_am_oid(amc.as_ptr(), false);

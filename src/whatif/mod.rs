@@ -158,17 +158,22 @@ pub fn create(ddl: &str, keep: bool) -> &'static Hypo {
     }
 }
 
+/// The name `CREATE INDEX` would choose for an unnamed index: the advisor's one builder (cut to
+/// 63 bytes with a hash, like the final names it proposes).
 fn default_name(table: &str, spec: &Spec) -> String {
-    let mut parts = vec![table.to_string()];
-    for &k in spec.keys.iter().take(spec.nkey) {
-        parts.push(if k == 0 {
-            "expr".into()
-        } else {
-            unsafe { CStr::from_ptr(pg_sys::get_attname(spec.relid, k, false)).to_string_lossy().into_owned() }
-        });
-    }
-    parts.push("idx".into());
-    parts.join("_")
+    let keys: Vec<String> = spec
+        .keys
+        .iter()
+        .take(spec.nkey)
+        .map(|&k| {
+            if k == 0 {
+                "expr".into()
+            } else {
+                unsafe { CStr::from_ptr(pg_sys::get_attname(spec.relid, k, false)).to_string_lossy().into_owned() }
+            }
+        })
+        .collect();
+    pg_optimizer_core::advisor::explain::index_name(table, &keys, "idx")
 }
 
 /// The spec of an index defined on a partitioned table, rebuilt from its text against one leaf
