@@ -1,9 +1,10 @@
 //! Reads the advisor's inputs into [`model`](super::model) types: recorded statements and their
-//! quals and sort keys (our stores, through the views), table and column statistics
-//! (`pg_class`, `pg_stats`, `pg_stat_user_tables`) and existing indexes (`pg_index`).
-//! Everything runs through SPI as the calling user, so a DBA sees what they may see.
+//! quals and sort keys (snapshots of our stores, typed, under the views' privacy rule), table and
+//! column statistics (`pg_class`, `pg_stats`, `pg_stat_user_tables`) and existing indexes
+//! (`pg_index`), the catalog facts through SPI as the calling user, so a DBA sees what they may.
 
 use super::model::*;
+use crate::stats::predicates::{Kind, OpKind, Place, F_COMMUTED, F_NEGATED, F_NULLS_FIRST, F_OR_MEMBER, F_UNDER_LIMIT};
 use crate::whatif::plan::parse_param_log;
 use pgrx::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -32,66 +33,78 @@ fn spi_err(e: pgrx::spi::SpiError) -> String {
     e.to_string()
 }
 
+/// Whether the caller may see `userid`'s statements in full: the views' privacy rule.
+fn visible_to_caller() -> impl Fn(u32) -> bool {
+    let all = crate::pg::can_read_all_stats();
+    let me = unsafe { pg_sys::GetUserId() }.to_u32();
+    move |userid| all || userid == me
+}
+
 /// Statements of this database the caller may read, one per query id (users and nesting levels
-/// merged), with their example. Utility statements and our own calls are left out. A cut
-/// example is not used (the normalised text is planned instead, generically).
+/// merged), with the example of the slowest execution, read from the statement store under the
+/// views' privacy rule. Our own statements are left out (they read only our views and catalogs);
+/// utility statements go when they are parsed (their command type has no plan). A cut example is
+/// not used (the normalised text is planned instead, generically).
 pub fn statements() -> Result<Vec<Recorded>, String> {
-    let sql = "SELECT queryid, pg_catalog.convert_to(query, pg_catalog.getdatabaseencoding()),
-                      pg_catalog.convert_to(example, pg_catalog.getdatabaseencoding()),
-                      pg_catalog.convert_to(example_params, pg_catalog.getdatabaseencoding()),
-                      calls, total_exec_time, rows, userid, query_truncated, example_truncated
-                 FROM @extschema@.statements
-                WHERE dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
-                  AND queryid IS NOT NULL AND calls > 0 AND query !~* '^\\s*(explain|create|alter|drop|vacuum|analyze|copy|set|reset|show|begin|commit|rollback|prepare|execute|deallocate|truncate|grant|revoke|comment|cluster|reindex|refresh|lock|listen|notify|discard|checkpoint|do|call|end|start|savepoint|release|abort|fetch|move|close|declare|load|unlisten|security|reassign|import)\\M'
-                  AND query !~ 'optimizer\\.'
-                ORDER BY queryid, example_exec_time DESC NULLS LAST";
-    let sql = sql.replace("@extschema@", "optimizer");
+    let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    let visible = visible_to_caller();
+    let mut snaps = crate::shmem::snapshot(|k| k.dbid == db && visible(k.userid));
+    // By query id; within one, the slowest example first (the one planned).
+    let example_ms = |s: &crate::shmem::Snapshot| if s.example.is_empty() { f64::NEG_INFINITY } else { s.counters.example_ms };
+    snaps.sort_by(|x, y| (x.key.queryid as i64).cmp(&(y.key.queryid as i64)).then(example_ms(y).total_cmp(&example_ms(x))));
     let mut out: Vec<Recorded> = vec![];
-    Spi::connect(|c| {
-        for row in c.select(&sql, None, &[]).map_err(spi_err)? {
-            let queryid = row.get::<i64>(1).map_err(spi_err)?.unwrap_or(0) as u64;
-            let query: Vec<u8> = row.get(2).map_err(spi_err)?.unwrap_or_default();
-            let example: Option<Vec<u8>> = row.get(3).map_err(spi_err)?;
-            let params: Option<Vec<u8>> = row.get(4).map_err(spi_err)?;
-            let calls = row.get::<i64>(5).map_err(spi_err)?.unwrap_or(0) as f64;
-            let ms = row.get::<f64>(6).map_err(spi_err)?.unwrap_or(0.0);
-            let rows = row.get::<i64>(7).map_err(spi_err)?.unwrap_or(0) as f64;
-            let userid = row.get::<pg_sys::Oid>(8).map_err(spi_err)?.unwrap_or(pg_sys::InvalidOid);
-            let truncated = row.get::<bool>(9).map_err(spi_err)?.unwrap_or(false);
-            let example_truncated = row.get::<bool>(10).map_err(spi_err)?.unwrap_or(false);
-            if let Some(last) = out.last_mut() {
-                if last.queryid == queryid {
-                    last.calls += calls;
-                    last.total_ms += ms;
-                    last.rows += rows;
-                    continue;
-                }
-            }
-            let (text, params) = match example {
-                Some(e) if !e.is_empty() && !example_truncated && e != crate::pg::text::HIDDEN.as_bytes() => {
-                    (e, params.map(|p| parse_param_log(&p)).unwrap_or_default())
-                }
-                _ => (query.clone(), vec![]),
-            };
-            out.push(Recorded { queryid, userid, query, text, params, truncated, calls, total_ms: ms, rows });
+    for s in snaps {
+        let c = &s.counters;
+        if c.exec.count == 0 || s.text.windows(OUR_SCHEMA.len()).any(|w| w == OUR_SCHEMA) {
+            continue;
         }
-        Ok::<_, String>(())
-    })?;
+        let (calls, ms, rows) = (c.exec.count as f64, c.exec.total, c.usage.rows as f64);
+        if let Some(last) = out.last_mut() {
+            if last.queryid == s.key.queryid {
+                last.calls += calls;
+                last.total_ms += ms;
+                last.rows += rows;
+                continue;
+            }
+        }
+        let query = crate::pg::text::to_current(&s.text, s.encoding).0;
+        let (text, params) = if !s.example.is_empty() && !s.example_truncated {
+            let example = crate::pg::text::to_current(&s.example, s.encoding).0;
+            let split = s.example_stmt_len.min(example.len());
+            (example[..split].to_vec(), parse_param_log(&example[split..]))
+        } else {
+            (query.clone(), vec![])
+        };
+        out.push(Recorded {
+            queryid: s.key.queryid,
+            userid: pg_sys::Oid::from(s.key.userid),
+            query,
+            text,
+            params,
+            truncated: s.text_truncated,
+            calls,
+            total_ms: ms,
+            rows,
+        });
+    }
     Ok(out)
 }
 
-fn classify(op_kind: &str, oprname: &str, negated: bool, type_name: &str, constants: &[String]) -> QualClass {
+/// Statements whose text names our schema are our own (the views read the catalogs).
+const OUR_SCHEMA: &[u8] = b"optimizer.";
+
+fn classify(op_kind: u8, oprname: &str, negated: bool, type_name: &str, constants: &[String]) -> QualClass {
     if negated {
         return QualClass::Other;
     }
     let jsonb = type_name == "jsonb";
     let array = type_name.ends_with("[]");
     match op_kind {
-        "boolean column" => QualClass::Eq,
-        "is null" => QualClass::IsNull,
-        "is not null" => QualClass::IsNotNull,
-        "any" if oprname == "=" => QualClass::In,
-        "op" => match oprname {
+        k if k == OpKind::BoolColumn as u8 => QualClass::Eq,
+        k if k == OpKind::IsNull as u8 => QualClass::IsNull,
+        k if k == OpKind::IsNotNull as u8 => QualClass::IsNotNull,
+        k if k == OpKind::Any as u8 && oprname == "=" => QualClass::In,
+        k if k == OpKind::Op as u8 => match oprname {
             "=" => QualClass::Eq,
             "<" | "<=" | ">" | ">=" => QualClass::Range,
             "~~" | "~~*" | "~" | "~*" => {
@@ -116,102 +129,131 @@ fn classify(op_kind: &str, oprname: &str, negated: bool, type_name: &str, consta
     }
 }
 
-/// Quals and sort keys the recorded statements ran, per statement and scan.
+/// Quals and sort keys the recorded statements ran, per statement and scan: the predicate
+/// store's entries of this database for `queryids`, under the views' privacy rule, matched on
+/// their stored kinds (operator names, types and sort directions from the catalog caches).
 pub fn quals_and_sorts(queryids: &BTreeSet<u64>) -> Result<(Vec<Qual>, Vec<SortKey>), String> {
-    let sql = "SELECT e.queryid, e.kind, e.place, e.op_kind, e.negated, e.or_group IS NOT NULL,
-                      e.root_relid, e.attnums, e.expression, op.oprname::text,
-                      e.rhs_relid, e.rhs_attnums, e.counts[1], e.counts[4], e.counts[5],
-                      e.constants::text[], e.node_sig, e.position, e.nulls_first, e.under_limit,
-                      pg_catalog.format_type(a.atttypid, NULL), e.indexid IS NOT NULL,
-                      (SELECT pg_catalog.format_type(b.atttypid, NULL) FROM pg_catalog.pg_attribute b
-                        WHERE b.attrelid = e.rhs_relid AND b.attnum = e.rhs_attnums[1]),
-                      COALESCE(ao.amopstrategy = 5, false)
-                 FROM optimizer.predicate_entries e
-                 LEFT JOIN pg_catalog.pg_operator op ON op.oid = e.effective_opno
-                 LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = e.root_relid AND a.attnum = e.attnums[1]
-                 LEFT JOIN pg_catalog.pg_amop ao ON e.kind = 'sort' AND ao.amopopr = e.opno AND ao.amopmethod = 403
-                WHERE e.kind IN ('qual', 'join', 'sort') AND e.queryid IS NOT NULL AND e.root_relid IS NOT NULL";
+    let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    let visible = visible_to_caller();
+    let records = crate::shmem::predicates::snapshot(|k| k.dbid == db && queryids.contains(&k.queryid) && visible(k.userid));
     let mut quals = vec![];
     let mut sorts = vec![];
-    Spi::connect(|c| {
-        for row in c.select(sql, None, &[]).map_err(spi_err)? {
-            let queryid = row.get::<i64>(1).map_err(spi_err)?.unwrap_or(0) as u64;
-            if !queryids.contains(&queryid) {
-                continue;
-            }
-            let kind: String = row.get(2).map_err(spi_err)?.unwrap_or_default();
-            let place: String = row.get(3).map_err(spi_err)?.unwrap_or_default();
-            let op_kind: String = row.get(4).map_err(spi_err)?.unwrap_or_default();
-            let negated: bool = row.get(5).map_err(spi_err)?.unwrap_or(false);
-            let in_or: bool = row.get(6).map_err(spi_err)?.unwrap_or(false);
-            let relid = u32::from(row.get::<pg_sys::Oid>(7).map_err(spi_err)?.unwrap_or(pg_sys::InvalidOid));
-            let attnums: Vec<i16> = row.get(8).map_err(spi_err)?.unwrap_or_default();
-            let expr: Option<String> = row.get(9).map_err(spi_err)?;
-            let oprname: String = row.get(10).map_err(spi_err)?.unwrap_or_default();
-            let rhs_relid = row.get::<pg_sys::Oid>(11).map_err(spi_err)?.map(u32::from);
-            let rhs_attnums: Vec<i16> = row.get(12).map_err(spi_err)?.unwrap_or_default();
-            let executions = row.get::<i64>(13).map_err(spi_err)?.unwrap_or(0) as f64;
-            let consts = row.get::<i64>(14).map_err(spi_err)?.unwrap_or(0) as f64;
-            let params = row.get::<i64>(15).map_err(spi_err)?.unwrap_or(0) as f64;
-            let constants: Vec<Option<String>> = row.get(16).map_err(spi_err)?.unwrap_or_default();
-            let scan = row.get::<i64>(17).map_err(spi_err)?.unwrap_or(0) as u64;
-            let position = row.get::<i32>(18).map_err(spi_err)?.unwrap_or(0) as i16;
-            let nulls_first: bool = row.get(19).map_err(spi_err)?.unwrap_or(false);
-            let under_limit: bool = row.get(20).map_err(spi_err)?.unwrap_or(false);
-            let type_name: String = row.get(21).map_err(spi_err)?.unwrap_or_default();
-            let index_cond: bool = row.get(22).map_err(spi_err)?.unwrap_or(false);
-            let rhs_type: String = row.get(23).map_err(spi_err)?.unwrap_or_default();
-            let desc: bool = row.get(24).map_err(spi_err)?.unwrap_or(false);
-            let column = match (&expr, attnums.first()) {
-                (Some(e), _) => KeyExpr::Expr(e.clone()),
-                (None, Some(&a)) if a > 0 => KeyExpr::Column(a),
-                _ => continue,
-            };
-            if kind == "sort" {
-                sorts.push(SortKey { queryid, relid, position, column, desc, nulls_first, under_limit });
-                continue;
-            }
-            if attnums.len() > 1 && expr.is_none() {
-                continue;
-            }
-            let constants: Vec<String> = constants.into_iter().flatten().collect();
-            let join = kind == "join" || place == "hash cond" || place == "merge cond" || place.starts_with("nested loop");
-            let class = classify(&op_kind, &oprname, negated, &type_name, &constants);
-            let const_share = if consts + params > 0.0 { consts / (consts + params) } else { 0.0 };
-            let base = Qual {
+    for r in records {
+        let d = &r.desc;
+        let kind = d.kind;
+        if !(kind == Kind::Qual as u8 || kind == Kind::Join as u8 || kind == Kind::Sort as u8) || d.root_relid == 0 {
+            continue;
+        }
+        let queryid = r.key.queryid;
+        let relid = d.root_relid;
+        let attnums: Vec<i16> = d.columns().collect();
+        let expr = (!r.expr().is_empty()).then(|| String::from_utf8_lossy(r.expr()).into_owned());
+        let column = match (&expr, attnums.first()) {
+            (Some(e), _) => KeyExpr::Expr(e.clone()),
+            (None, Some(&a)) if a > 0 => KeyExpr::Column(a),
+            _ => continue,
+        };
+        let c = &r.counters;
+        if kind == Kind::Sort as u8 {
+            sorts.push(SortKey {
                 queryid,
                 relid,
+                position: d.position as i16,
                 column,
-                class,
-                operator: oprname.clone(),
-                join,
-                in_or,
-                index_cond: index_cond && place == "index cond",
-                executions,
-                const_share,
-                constants,
-                scan,
-            };
-            // A join clause can be served from either side: record the other side too.
-            if let (true, Some(r), Some(&a)) = (join, rhs_relid, rhs_attnums.first()) {
-                if a > 0 && class == QualClass::Eq {
-                    let other = Qual {
-                        relid: r,
-                        column: KeyExpr::Column(a),
-                        class: classify(&op_kind, &oprname, negated, &rhs_type, &[]),
-                        index_cond: false,
-                        constants: vec![],
-                        scan: scan ^ 0x9e37_79b9_7f4a_7c15,
-                        ..base.clone()
-                    };
-                    quals.push(other);
-                }
-            }
-            quals.push(base);
+                desc: sorts_descending(d.opno),
+                nulls_first: d.flags & F_NULLS_FIRST != 0,
+                under_limit: d.flags & F_UNDER_LIMIT != 0,
+            });
+            continue;
         }
-        Ok::<_, String>(())
-    })?;
+        if attnums.len() > 1 && expr.is_none() {
+            continue;
+        }
+        let place = d.place;
+        let negated = d.flags & F_NEGATED != 0;
+        let oprname = operator_name(effective_operator(d.opno, d.flags & F_COMMUTED != 0));
+        let constants: Vec<String> = c.held_samples().iter().filter_map(crate::capture::render_constant).collect();
+        let join = kind == Kind::Join as u8
+            || place == Place::HashCond as u8
+            || place == Place::MergeCond as u8
+            || place == Place::NestLoopIndexCond as u8
+            || place == Place::NestLoopFilter as u8;
+        let class = classify(d.op_kind, &oprname, negated, &column_type(relid, attnums.first().copied()), &constants);
+        let (consts, params) = (c.n_const as f64, c.n_param as f64);
+        let const_share = if consts + params > 0.0 { consts / (consts + params) } else { 0.0 };
+        let base = Qual {
+            queryid,
+            relid,
+            column,
+            class,
+            operator: oprname.clone(),
+            join,
+            in_or: d.flags & F_OR_MEMBER != 0,
+            index_cond: d.indexid != 0 && place == Place::IndexCond as u8,
+            executions: c.executions as f64,
+            const_share,
+            constants,
+            scan: d.node_sig,
+        };
+        // A join clause can be served from either side: record the other side too.
+        let rhs_attnum = d.rhs_columns().next();
+        if let (true, true, Some(a)) = (join, d.rhs_relid != 0, rhs_attnum) {
+            if a > 0 && class == QualClass::Eq {
+                let other = Qual {
+                    relid: d.rhs_relid,
+                    column: KeyExpr::Column(a),
+                    class: classify(d.op_kind, &oprname, negated, &column_type(d.rhs_relid, Some(a)), &[]),
+                    index_cond: false,
+                    constants: vec![],
+                    scan: d.node_sig ^ 0x9e37_79b9_7f4a_7c15,
+                    ..base.clone()
+                };
+                quals.push(other);
+            }
+        }
+        quals.push(base);
+    }
     Ok((quals, sorts))
+}
+
+/// The operator with the column on its left: its commutator when it was written the other way.
+fn effective_operator(opno: u32, commuted: bool) -> pg_sys::Oid {
+    let op = pg_sys::Oid::from(opno);
+    if commuted {
+        let com = unsafe { pg_sys::get_commutator(op) };
+        if com != pg_sys::InvalidOid {
+            return com;
+        }
+    }
+    op
+}
+
+fn operator_name(op: pg_sys::Oid) -> String {
+    unsafe {
+        let n = pg_sys::get_opname(op);
+        if n.is_null() { String::new() } else { std::ffi::CStr::from_ptr(n).to_string_lossy().into_owned() }
+    }
+}
+
+/// The type of a column, as `format_type` names it ("" when there is none).
+fn column_type(relid: u32, attnum: Option<i16>) -> String {
+    unsafe {
+        let Some(a) = attnum.filter(|&a| a > 0) else { return String::new() };
+        let t = pg_sys::get_atttype(pg_sys::Oid::from(relid), a);
+        if t == pg_sys::InvalidOid {
+            return String::new();
+        }
+        std::ffi::CStr::from_ptr(pg_sys::format_type_be(t)).to_string_lossy().into_owned()
+    }
+}
+
+/// Whether a sort operator sorts descending (it is a btree "greater than").
+fn sorts_descending(opno: u32) -> bool {
+    unsafe {
+        let (mut family, mut intype, mut strategy) = (pg_sys::InvalidOid, pg_sys::InvalidOid, 0i16);
+        pg_sys::get_ordering_op_properties(pg_sys::Oid::from(opno), &mut family, &mut intype, &mut strategy)
+            && strategy == pg_sys::BTGreaterStrategyNumber as i16
+    }
 }
 
 /// Seconds the statistics window covers: since this database's statistics were reset, or since

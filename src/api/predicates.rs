@@ -84,41 +84,6 @@ fn cols(a: impl Iterator<Item = i16>) -> Option<Vec<i16>> {
     (!v.is_empty()).then_some(v)
 }
 
-/// A sampled constant as text, through its type's output function. None if the type is gone.
-fn render(s: &ConstSample) -> Option<String> {
-    if s.isnull != 0 {
-        return Some("NULL".into());
-    }
-    unsafe {
-        let typid = pg_sys::Oid::from(s.typid);
-        let exists = pg_sys::SearchSysCacheExists(
-            pg_sys::SysCacheIdentifier::TYPEOID as i32,
-            pg_sys::Datum::from(typid),
-            pg_sys::Datum::from(0),
-            pg_sys::Datum::from(0),
-            pg_sys::Datum::from(0),
-        );
-        if !exists {
-            return None;
-        }
-        let mut out_fn = pg_sys::InvalidOid;
-        let mut is_varlena = false;
-        pg_sys::getTypeOutputInfo(typid, &mut out_fn, &mut is_varlena);
-        let datum = if s.byval != 0 {
-            pg_sys::Datum::from(u64::from_ne_bytes(s.data[..8].try_into().ok()?) as usize)
-        } else {
-            let len = (s.len as usize).min(SAMPLE_BYTES);
-            let buf = pg_sys::palloc0(len.max(8)) as *mut u8;
-            std::ptr::copy_nonoverlapping(s.data.as_ptr(), buf, len);
-            pg_sys::Datum::from(buf)
-        };
-        let c = pg_sys::OidOutputFunctionCall(out_fn, datum);
-        if c.is_null() {
-            return None;
-        }
-        Some(std::ffi::CStr::from_ptr(c).to_string_lossy().into_owned())
-    }
-}
 
 /// One row per entry of the predicate store (all kinds), counters packed in arrays. The views
 /// `optimizer.predicates`, `optimizer.sort_keys` and `optimizer.misestimates` name and aggregate
@@ -189,7 +154,7 @@ fn predicates_raw() -> Result<TableIterator<'static, (
                 Some(c.list_len_sum),
                 Some(c.limit_sum),
             ];
-            let constants = (visible && c.samples_seen > 0).then(|| c.held_samples().iter().map(render).collect());
+            let constants = (visible && c.samples_seen > 0).then(|| c.held_samples().iter().map(crate::capture::render_constant).collect());
             let expr = r.expr();
             (
                 pg_sys::Oid::from(r.key.userid),

@@ -24,10 +24,7 @@ pub(crate) fn require_preloaded() -> Result<()> {
 
 /// Superuser or member of pg_read_all_stats.
 pub(crate) fn can_read_all() -> bool {
-    unsafe {
-        pg_sys::superuser()
-            || pg_sys::has_privs_of_role(pg_sys::GetUserId(), pg_sys::Oid::from(pg_sys::ROLE_PG_READ_ALL_STATS))
-    }
+    crate::pg::can_read_all_stats()
 }
 
 fn visible_filter() -> impl Fn(&shmem::Key) -> bool {

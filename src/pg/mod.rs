@@ -34,6 +34,13 @@ pub(crate) fn statement_start() -> i64 {
     unsafe { unguarded::GetCurrentStatementStartTimestamp() }
 }
 
+/// Superuser or member of pg_read_all_stats: may read every user's statements in full.
+pub fn can_read_all_stats() -> bool {
+    unsafe {
+        pg_sys::superuser() || pg_sys::has_privs_of_role(pg_sys::GetUserId(), pg_sys::Oid::from(pg_sys::ROLE_PG_READ_ALL_STATS))
+    }
+}
+
 /// PostgreSQL errors reach the user as PostgreSQL raised them, never with a Rust backtrace in
 /// DETAIL. pgrx captures one (`Backtrace::capture()`) for every PostgreSQL error that crosses
 /// Rust code whenever `RUST_BACKTRACE` is set in the server's environment, and prints it in
