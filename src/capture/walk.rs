@@ -170,22 +170,10 @@ unsafe fn for_each_node(root: *mut pg_sys::PlanState, mut f: impl FnMut(*mut pg_
             push(&mut stack, (*ps).righttree, child_limit);
             push(&mut stack, (*ps).lefttree, child_limit);
             let members: (*mut *mut pg_sys::PlanState, i32) = match tag(ps) {
-                NodeTag::T_AppendState => {
-                    let a = ps as *mut pg_sys::AppendState;
-                    ((*a).appendplans, (*a).as_nplans)
-                }
-                NodeTag::T_MergeAppendState => {
-                    let a = ps as *mut pg_sys::MergeAppendState;
-                    ((*a).mergeplans, (*a).ms_nplans)
-                }
-                NodeTag::T_BitmapAndState => {
-                    let a = ps as *mut pg_sys::BitmapAndState;
-                    ((*a).bitmapplans, (*a).nplans)
-                }
-                NodeTag::T_BitmapOrState => {
-                    let a = ps as *mut pg_sys::BitmapOrState;
-                    ((*a).bitmapplans, (*a).nplans)
-                }
+                NodeTag::T_AppendState => ((*(ps as *mut pg_sys::AppendState)).appendplans, (*(ps as *mut pg_sys::AppendState)).as_nplans),
+                NodeTag::T_MergeAppendState => ((*(ps as *mut pg_sys::MergeAppendState)).mergeplans, (*(ps as *mut pg_sys::MergeAppendState)).ms_nplans),
+                NodeTag::T_BitmapAndState => ((*(ps as *mut pg_sys::BitmapAndState)).bitmapplans, (*(ps as *mut pg_sys::BitmapAndState)).nplans),
+                NodeTag::T_BitmapOrState => ((*(ps as *mut pg_sys::BitmapOrState)).bitmapplans, (*(ps as *mut pg_sys::BitmapOrState)).nplans),
                 _ => (std::ptr::null_mut(), 0),
             };
             if !members.0.is_null() {

@@ -1,8 +1,11 @@
-//! The shared-memory statement store.
+//! The shared-memory stores: statements (here) and predicates (`predicates`), each a
+//! [`table::Table`] (one generic table: lookup, cache, insertion, eviction, snapshots, resets),
+//! and the text arena of the statements.
 //!
 //! # Layout
-//! A small [`Header`] (`ShmemInitStruct`), a dynahash table (`ShmemInitHash`) of
-//! `pg_optimizer.max_statements` fixed-size [`Entry`]s, and the text arena: one region of
+//! A small [`Header`] (`ShmemInitStruct`) with each table's shared state, a dynahash table
+//! (`ShmemInitHash`) of `pg_optimizer.max_statements` fixed-size [`Entry`]s (and one of
+//! `pg_optimizer.max_predicates` predicate entries), and the text arena: one region of
 //! `pg_optimizer.text_memory` bytes holding every normalised query text and every example, of any
 //! length up to `pg_optimizer.max_text_bytes` each. An entry holds a [`Span`] (offset, length, cut
 //! or not) for each, and the server encoding its texts are in. Dynahash never moves or frees an
@@ -18,8 +21,8 @@
 //! not fit after compaction (and, for a new entry, after an eviction round), it is cut to the room
 //! left and flagged; the advisor never plans a cut text.
 //!
-//! # Lock protocol
-//! * One named LWLock (tranche `pg_optimizer`) guards the table's *membership*: shared to look up
+//! # Lock protocol (both tables; implemented once, in `table`)
+//! * One named LWLock per table (tranche `pg_optimizer`) guards the table's *membership*: shared to look up
 //!   or read, exclusive to insert, evict or reset. Query texts are written once, at insertion,
 //!   under the exclusive lock, and are immutable afterwards.
 //! * Each entry has its own spinlock guarding its counters, generation and example. It is held for
@@ -36,20 +39,23 @@
 //! * A new slowest execution stores its example under the shared LWLock: append to the arena,
 //!   copy, then publish the span under the entry spinlock (or leave it as garbage if a slower one
 //!   got there first). Only when the arena is full does it take the exclusive LWLock to compact.
-//! * Lock order: LWLock, then at most one entry spinlock. Never the reverse.
+//! * Lock order: LWLock, then at most one entry spinlock. Never the reverse. The two tables'
+//!   LWLocks are never held together.
 //!
 //! # Persistence
-//! The postmaster writes the table to `pg_stat/pg_optimizer.stat` at clean shutdown and reads it
-//! back at start (see `persist`); a file that fails its checks is logged and ignored.
+//! The postmaster writes each table to `pg_stat/` at clean shutdown and reads it back at start
+//! (see `persist`; both files share the frame of `stats::dump`); a file that fails its checks is
+//! logged and ignored.
 
 pub mod persist;
 pub mod predicates;
+pub mod table;
 
 use crate::gucs;
 use crate::stats::{self, Counters, Usage};
 use pgrx::pg_sys;
-use std::ffi::c_void;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use table::{Handle, Head, Inserted, Table};
 
 /// Hash key. Every byte is a named field (no implicit padding), so keys compare and hash as bytes.
 #[repr(C)]
@@ -86,11 +92,9 @@ impl Span {
 
 #[repr(C)]
 pub struct Entry {
-    key: Key,
-    lock: AtomicU32,
+    head: Head<Key>,
     /// The server encoding of the database the texts came from (`pg_enc`).
     encoding: i32,
-    generation: u64,
     counters: Counters,
     text: Span,
     /// Guarded by the entry spinlock (a slower execution replaces it).
@@ -100,15 +104,12 @@ pub struct Entry {
 
 #[repr(C)]
 struct Header {
-    lock: *mut pg_sys::LWLock,
-    next_generation: AtomicU64,
-    evictions: AtomicU64,
-    stats_reset: AtomicI64,
+    /// The statement table (lock, capacity, generations, evictions, reset time, median usage).
+    statements: table::Shared,
+    /// The predicate table (see `predicates`).
+    predicates: table::Shared,
     /// Bumped on CREATE/ALTER/DROP EXTENSION so backends re-check whether their database is watched.
     extension_epoch: AtomicU64,
-    /// Usage score new entries start with (median after the last eviction). Exclusive lock.
-    median_usage: f64,
-    capacity: usize,
     max_text: usize,
     /// The text arena: start, size, first free byte (bumped atomically under the LWLock in any
     /// mode; reset only under the exclusive lock), bytes of dead texts, compactions so far.
@@ -117,15 +118,48 @@ struct Header {
     arena_top: AtomicU64,
     arena_garbage: AtomicU64,
     compactions: AtomicU64,
-    /// The predicate store (see `predicates`): its lock, capacity, evictions and reset time.
-    pred_lock: *mut pg_sys::LWLock,
-    pred_capacity: usize,
-    pred_evictions: AtomicU64,
-    pred_reset: AtomicI64,
 }
 
 static mut HEADER: *mut Header = std::ptr::null_mut();
-static mut HTAB: *mut pg_sys::HTAB = std::ptr::null_mut();
+
+/// The statement entries, as a [`table::Kind`].
+pub struct Statements;
+
+unsafe impl table::Kind for Statements {
+    type Key = Key;
+    type Entry = Entry;
+    const NAME: &'static std::ffi::CStr = c"pg_optimizer statements";
+    unsafe fn usage<'a>(e: *mut Entry) -> (&'a mut f64, i64, i64) {
+        let c = unsafe { &mut (*e).counters };
+        let (calls, last_seen) = (c.calls(), c.last_seen);
+        (&mut c.usage_score, calls, last_seen)
+    }
+    fn evicted(shared: &mut table::Shared, survivors: Vec<f64>) {
+        shared.median_usage = stats::median_usage(survivors);
+    }
+    unsafe fn release(e: *mut Entry) {
+        unsafe {
+            let (text, example) = {
+                let _s = Table::<Statements, 1024>::spin(e);
+                let spans = ((*e).text, (*e).example);
+                (*e).text = Span::EMPTY;
+                (*e).example = Span::EMPTY;
+                spans
+            };
+            arena_free(text);
+            arena_free(example);
+        }
+    }
+}
+
+static mut STATEMENTS: Table<Statements, 1024> = Table::unattached();
+
+/// The statement table.
+#[allow(static_mut_refs)]
+#[inline]
+fn statements() -> &'static mut Table<Statements, 1024> {
+    unsafe { &mut STATEMENTS }
+}
 static mut PREV_SHMEM_STARTUP: pg_sys::shmem_startup_hook_type = None;
 #[cfg(not(any(feature = "pg13", feature = "pg14")))]
 static mut PREV_SHMEM_REQUEST: pg_sys::shmem_request_hook_type = None;
@@ -135,7 +169,8 @@ const TRANCHE: &std::ffi::CStr = c"pg_optimizer";
 fn shmem_size() -> usize {
     let header = (std::mem::size_of::<Header>() + 63) & !63;
     let n = gucs::max_statements() as std::ffi::c_long;
-    header + unsafe { pg_sys::hash_estimate_size(n, std::mem::size_of::<Entry>()) } + gucs::text_memory_bytes() + predicates::shmem_size()
+    let _ = n;
+    header + table::size_of::<Statements>(gucs::max_statements()) + gucs::text_memory_bytes() + predicates::shmem_size()
 }
 
 /// Called from `_PG_init` while preloading: ask for shared memory and the lock, and hook startup.
@@ -189,41 +224,23 @@ unsafe extern "C-unwind" fn shmem_startup() {
         let arena = pg_sys::ShmemInitStruct(c"pg_optimizer statement texts".as_ptr(), arena_size, &mut found) as *mut u8;
         if !found {
             let locks = pg_sys::GetNamedLWLockTranche(TRANCHE.as_ptr());
+            let now = pg_sys::GetCurrentTimestamp();
             header.write(Header {
+                statements: table::Shared::new(&raw mut (*locks).lock, gucs::max_statements(), now),
+                predicates: table::Shared::new(&raw mut (*locks.add(1)).lock, gucs::max_predicates(), now),
                 arena,
                 arena_size,
                 arena_top: AtomicU64::new(0),
                 arena_garbage: AtomicU64::new(0),
                 compactions: AtomicU64::new(0),
-                lock: &raw mut (*locks).lock,
-                pred_lock: &raw mut (*locks.add(1)).lock,
-                pred_capacity: gucs::max_predicates(),
-                pred_evictions: AtomicU64::new(0),
-                pred_reset: AtomicI64::new(pg_sys::GetCurrentTimestamp()),
-                next_generation: AtomicU64::new(1),
-                evictions: AtomicU64::new(0),
                 extension_epoch: AtomicU64::new(0),
-                stats_reset: AtomicI64::new(pg_sys::GetCurrentTimestamp()),
-                median_usage: stats::USAGE_PER_CALL,
-                capacity: gucs::max_statements(),
                 max_text: gucs::max_text_bytes(),
             });
         }
-        let mut info: pg_sys::HASHCTL = std::mem::zeroed();
-        info.keysize = std::mem::size_of::<Key>();
-        info.entrysize = std::mem::size_of::<Entry>();
-        let n = (*header).capacity as std::ffi::c_long;
-        let htab = pg_sys::ShmemInitHash(
-            c"pg_optimizer statements".as_ptr(),
-            n,
-            n,
-            &mut info,
-            (pg_sys::HASH_ELEM | pg_sys::HASH_BLOBS) as i32,
-        );
-        predicates::startup((*header).pred_capacity);
+        statements().attach(&raw mut (*header).statements);
+        predicates::attach(&raw mut (*header).predicates);
         pg_sys::LWLockRelease(init_lock);
         HEADER = header;
-        HTAB = htab;
         // The postmaster (or a single-user backend) owns the file: load now, save at exit.
         if !pg_sys::IsUnderPostmaster {
             pg_sys::on_shmem_exit(Some(persist::shutdown_callback), pg_sys::Datum::from(0));
@@ -264,7 +281,7 @@ pub fn available() -> bool {
 // ---------------------------------------------------------------------------------------------
 // Spinlock and LWLock guards
 
-struct Spin<'a>(&'a AtomicU32);
+pub(crate) struct Spin<'a>(&'a AtomicU32);
 
 impl<'a> Spin<'a> {
     #[inline]
@@ -293,15 +310,9 @@ impl Drop for Spin<'_> {
     }
 }
 
-struct LwGuard(*mut pg_sys::LWLock);
+pub(crate) struct LwGuard(*mut pg_sys::LWLock);
 
 impl LwGuard {
-    fn shared() -> LwGuard {
-        unsafe { LwGuard::acquire((*HEADER).lock, pg_sys::LWLockMode::LW_SHARED) }
-    }
-    fn exclusive() -> LwGuard {
-        unsafe { LwGuard::acquire((*HEADER).lock, pg_sys::LWLockMode::LW_EXCLUSIVE) }
-    }
     unsafe fn acquire(l: *mut pg_sys::LWLock, mode: pg_sys::LWLockMode::Type) -> LwGuard {
         unsafe {
             pg_sys::LWLockAcquire(l, mode);
@@ -394,9 +405,9 @@ unsafe fn arena_free(span: Span) {
 unsafe fn compact_locked() {
     unsafe {
         let h = &*HEADER;
-        let mut spans: Vec<*mut Span> = Vec::with_capacity(2 * h.capacity);
-        for_each_entry(|e| {
-            if (*e).generation == 0 {
+        let mut spans: Vec<*mut Span> = Vec::with_capacity(2 * h.statements.capacity);
+        statements().for_each(|e| {
+            if (*e).head.generation == 0 {
                 return;
             }
             for s in [&raw mut (*e).text, &raw mut (*e).example] {
@@ -421,8 +432,8 @@ unsafe fn compact_locked() {
 }
 
 #[inline]
-unsafe fn entry_lock<'a>(e: *mut Entry) -> &'a AtomicU32 {
-    unsafe { &*(&raw const (*e).lock) }
+unsafe fn entry_lock<'a>(e: *mut Entry) -> Spin<'a> {
+    unsafe { Table::<Statements, 1024>::spin(e) }
 }
 
 /// Cut `bytes` to at most `limit` bytes without splitting a multibyte character.
@@ -435,58 +446,12 @@ pub fn clip(bytes: &[u8], limit: usize) -> &[u8] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Backend-local cache of element pointers
-
-#[derive(Clone, Copy)]
-struct Slot {
-    key: Key,
-    entry: *mut Entry,
-    generation: u64,
-}
-
-const CACHE_SLOTS: usize = 1024;
-static mut CACHE: [Slot; CACHE_SLOTS] =
-    [Slot { key: Key { userid: 0, dbid: 0, queryid: 0, toplevel: false, _pad: [0; 7] }, entry: std::ptr::null_mut(), generation: 0 }; CACHE_SLOTS];
-
-#[inline]
-fn slot_of(key: &Key) -> usize {
-    let h = key.queryid ^ ((key.userid as u64) << 20) ^ ((key.dbid as u64) << 40) ^ key.toplevel as u64;
-    (h ^ (h >> 29)) as usize & (CACHE_SLOTS - 1)
-}
-
-#[inline]
-fn cache_get(key: &Key) -> Option<(*mut Entry, u64)> {
-    unsafe {
-        let s = &*(&raw const CACHE[slot_of(key)]);
-        if s.generation != 0 && s.key == *key {
-            Some((s.entry, s.generation))
-        } else {
-            None
-        }
-    }
-}
-
-#[inline]
-fn cache_put(key: &Key, entry: *mut Entry, generation: u64) {
-    unsafe {
-        *(&raw mut CACHE[slot_of(key)]) = Slot { key: *key, entry, generation };
-    }
-}
-
-#[inline]
-fn cache_forget(key: &Key) {
-    unsafe {
-        let s = &mut *(&raw mut CACHE[slot_of(key)]);
-        if s.key == *key {
-            s.generation = 0;
-        }
-    }
-}
+// Lookup and insertion
 
 /// Whether this backend already knows the entry for `key` (then nothing needs normalising).
 #[inline]
 pub fn is_known(key: &Key) -> bool {
-    cache_get(key).is_some()
+    statements().cached(key).is_some()
 }
 
 /// How a new entry starts its eviction credit.
@@ -501,38 +466,25 @@ pub enum Start {
 
 /// Find the entry for `key`, creating it with the text `make_text` returns if it does not exist.
 /// `make_text` runs before any lock is taken. Returns None only when the store is missing.
-pub fn find_or_create(key: &Key, start: Start, make_text: impl FnOnce() -> Vec<u8>) -> Option<(*mut Entry, u64)> {
+#[inline]
+pub fn find_or_create(key: &Key, start: Start, make_text: impl FnOnce() -> Vec<u8>) -> Option<Handle<Statements>> {
     if !available() {
         return None;
     }
-    if let Some(hit) = cache_get(key) {
-        return Some(hit);
+    if let Some(h) = statements().lookup(key) {
+        return Some(h);
     }
+    create(key, start, make_text)
+}
+
+#[cold]
+fn create(key: &Key, start: Start, make_text: impl FnOnce() -> Vec<u8>) -> Option<Handle<Statements>> {
     unsafe {
-        {
-            let _g = LwGuard::shared();
-            let e = pg_sys::hash_search(HTAB, key as *const Key as *const c_void, pg_sys::HASHACTION::HASH_FIND, std::ptr::null_mut()) as *mut Entry;
-            if !e.is_null() {
-                let gen = {
-                    let _s = Spin::lock(entry_lock(e));
-                    (*e).generation
-                };
-                if gen != 0 {
-                    cache_put(key, e, gen);
-                    return Some((e, gen));
-                }
-            }
-        }
         let text = make_text();
         let clipped = clip(&text, (*HEADER).max_text);
         let cut = clipped.len() < text.len();
-        let _g = LwGuard::exclusive();
-        let (e, gen) = insert_locked(key, clipped, cut, pg_sys::GetDatabaseEncoding(), Init::Fresh { now: pg_sys::GetCurrentTimestamp(), start });
-        if e.is_null() {
-            return None;
-        }
-        cache_put(key, e, gen);
-        Some((e, gen))
+        let _g = statements().exclusive();
+        insert_locked(key, clipped, cut, pg_sys::GetDatabaseEncoding(), Init::Fresh { now: pg_sys::GetCurrentTimestamp(), start })
     }
 }
 
@@ -547,25 +499,19 @@ enum Init<'a> {
 
 /// Insert (or find) `key` while holding the exclusive lock. `text` is already clipped to the
 /// limit (`cut`: it was longer); `encoding` is the encoding of its database.
-unsafe fn insert_locked(key: &Key, text: &[u8], cut: bool, encoding: i32, init: Init) -> (*mut Entry, u64) {
+unsafe fn insert_locked(key: &Key, text: &[u8], cut: bool, encoding: i32, init: Init) -> Option<Handle<Statements>> {
     unsafe {
-        let h = &mut *HEADER;
-        let mut found = false;
-        let existing = pg_sys::hash_search(HTAB, key as *const Key as *const c_void, pg_sys::HASHACTION::HASH_FIND, &mut found) as *mut Entry;
-        if !existing.is_null() {
-            return (existing, (*existing).generation);
-        }
-        while pg_sys::hash_get_num_entries(HTAB) as usize >= h.capacity {
-            if evict_locked() == 0 {
-                break;
-            }
+        let h = &*HEADER;
+        let t = statements();
+        if let Some(found) = t.cached(key) {
+            return Some(found);
         }
         // The texts first (an eviction round may be needed to make room for them), then the
         // element, so a new element never sits in the table without its text.
         let mut text_span = arena_put(text, cut, Room::CompactAndCut);
-        if text_span.is_none_or(|t| t.truncated && !cut) && evict_locked() > 0 {
-            if let Some(t) = text_span.take() {
-                arena_free(t);
+        if text_span.is_none_or(|s| s.truncated && !cut) && t.evict_locked() > 0 {
+            if let Some(s) = text_span.take() {
+                arena_free(s);
             }
             compact_locked();
             text_span = arena_put(text, cut, Room::CompactAndCut);
@@ -583,83 +529,32 @@ unsafe fn insert_locked(key: &Key, text: &[u8], cut: bool, encoding: i32, init: 
             }
             _ => (Span::EMPTY, 0),
         };
-        let e = pg_sys::hash_search(HTAB, key as *const Key as *const c_void, pg_sys::HASHACTION::HASH_ENTER_NULL, &mut found) as *mut Entry;
-        if e.is_null() {
-            arena_free(text_span);
-            arena_free(example_span);
-            return (e, 0);
-        }
-        let gen = h.next_generation.fetch_add(1, Ordering::Relaxed);
-        let _s = Spin::lock(entry_lock(e));
-        (*e).encoding = encoding;
-        (*e).text = text_span;
-        (*e).example = example_span;
-        (*e).example_stmt_len = example_stmt_len;
-        match init {
-            Init::Restore { counters, .. } => (*e).counters = *counters,
-            Init::Fresh { now, start } => {
-                let usage = if start == Start::BeforeExecution { h.median_usage } else { 0.0 };
-                (*e).counters = Counters::new(now, usage);
-            }
-        }
-        (*e).generation = gen;
-        (e, gen)
-    }
-}
-
-/// Remove the least-used ~5% (exclusive lock held). Returns how many went.
-unsafe fn evict_locked() -> usize {
-    unsafe {
-        let mut all: Vec<(f64, i64, usize)> = Vec::with_capacity((*HEADER).capacity);
-        let mut ptrs: Vec<*mut Entry> = Vec::with_capacity((*HEADER).capacity);
-        for_each_entry(|e| {
-            let _s = Spin::lock(entry_lock(e));
-            let c = &mut (*e).counters;
-            c.usage_score = stats::decayed_usage(c.usage_score, c.calls());
-            all.push((c.usage_score, c.last_seen, ptrs.len()));
-            ptrs.push(e);
-        });
-        let victims = stats::eviction_victims(all.clone());
-        let mut removed = vec![false; ptrs.len()];
-        for &v in &victims {
-            removed[v] = true;
-            remove_locked(ptrs[v]);
-        }
-        let survivors: Vec<f64> = all.iter().filter(|a| !removed[a.2]).map(|a| a.0).collect();
-        (*HEADER).median_usage = stats::median_usage(survivors);
-        (*HEADER).evictions.fetch_add(victims.len() as u64, Ordering::Relaxed);
-        victims.len()
-    }
-}
-
-/// Invalidate and remove one element (exclusive lock held).
-unsafe fn remove_locked(e: *mut Entry) {
-    unsafe {
-        let (key, text, example) = {
-            let _s = Spin::lock(entry_lock(e));
-            (*e).generation = 0;
-            let spans = ((*e).text, (*e).example);
-            (*e).text = Span::EMPTY;
-            (*e).example = Span::EMPTY;
-            ((*e).key, spans.0, spans.1)
+        let usage = match init {
+            Init::Fresh { start: Start::BeforeExecution, .. } => t.state().median_usage,
+            _ => 0.0,
         };
-        arena_free(text);
-        arena_free(example);
-        pg_sys::hash_search(HTAB, &key as *const Key as *const c_void, pg_sys::HASHACTION::HASH_REMOVE, std::ptr::null_mut());
-    }
-}
-
-/// Visit every element (caller holds the LWLock in some mode).
-unsafe fn for_each_entry(mut f: impl FnMut(*mut Entry)) {
-    unsafe {
-        let mut status: pg_sys::HASH_SEQ_STATUS = std::mem::zeroed();
-        pg_sys::hash_seq_init(&mut status, HTAB);
-        loop {
-            let e = pg_sys::hash_seq_search(&mut status) as *mut Entry;
-            if e.is_null() {
-                break;
+        let inserted = t.insert_locked(key, |e| {
+            (*e).encoding = encoding;
+            (*e).text = text_span;
+            (*e).example = example_span;
+            (*e).example_stmt_len = example_stmt_len;
+            (*e).counters = match init {
+                Init::Restore { counters, .. } => *counters,
+                Init::Fresh { now, .. } => Counters::new(now, usage),
+            };
+        });
+        match inserted {
+            Inserted::New(handle) => Some(handle),
+            Inserted::Existing(handle) => {
+                arena_free(text_span);
+                arena_free(example_span);
+                Some(handle)
             }
-            f(e);
+            Inserted::Full => {
+                arena_free(text_span);
+                arena_free(example_span);
+                None
+            }
         }
     }
 }
@@ -683,20 +578,15 @@ pub fn record_execution(
     make_text: impl FnOnce() -> Vec<u8>,
     make_example: impl FnOnce() -> Option<(Vec<u8>, u32)>,
 ) {
-    let Some((e, gen)) = find_or_create(key, Start::ByExecution, make_text) else { return };
-    let want_example = unsafe {
-        let _s = Spin::lock(entry_lock(e));
-        if (*e).generation != gen {
-            drop(_s);
-            cache_forget(key);
-            return; // evicted under our feet: this execution is lost with the entry
-        }
+    let Some(h) = find_or_create(key, Start::ByExecution, make_text) else { return };
+    // Evicted under our feet: this execution is lost with the entry.
+    let want_example = statements().update(key, h, |e| unsafe {
         (*e).counters.record_execution(x.ms, x.usage, x.now);
         gucs::raw::capture_examples() && ((*e).example.len == 0 || x.ms > (*e).counters.example_ms)
-    };
-    if want_example {
+    });
+    if want_example == Some(true) {
         if let Some((example, stmt_len)) = make_example() {
-            store_example(e, gen, x.ms, &example, stmt_len);
+            store_example(h.entry, h.generation, x.ms, &example, stmt_len);
         }
     }
 }
@@ -706,10 +596,10 @@ fn store_example(e: *mut Entry, gen: u64, ms: f64, example: &[u8], stmt_len: u32
         let ex = clip(example, (*HEADER).max_text);
         let cut = ex.len() < example.len();
         // Whether this execution still beats the stored example (entry spinlock held).
-        let wanted = |e: *mut Entry| (*e).generation == gen && ((*e).example.len == 0 || ms > (*e).counters.example_ms);
+        let wanted = |e: *mut Entry| (*e).head.generation == gen && ((*e).example.len == 0 || ms > (*e).counters.example_ms);
         let publish = |e: *mut Entry, span: Span| {
             let old = {
-                let _s = Spin::lock(entry_lock(e));
+                let _s = entry_lock(e);
                 if !wanted(e) {
                     None // a slower one got there first: ours is garbage
                 } else {
@@ -723,16 +613,16 @@ fn store_example(e: *mut Entry, gen: u64, ms: f64, example: &[u8], stmt_len: u32
             arena_free(old.unwrap_or(span));
         };
         {
-            let _g = LwGuard::shared();
+            let _g = statements().shared();
             if let Some(span) = arena_put(ex, cut, Room::AsIs) {
                 publish(e, span);
                 return;
             }
         }
         // The arena is full: compact it (exclusively), if this execution is still the slowest.
-        let _g = LwGuard::exclusive();
+        let _g = statements().exclusive();
         if !{
-            let _s = Spin::lock(entry_lock(e));
+            let _s = entry_lock(e);
             wanted(e)
         } {
             return;
@@ -747,16 +637,8 @@ fn store_example(e: *mut Entry, gen: u64, ms: f64, example: &[u8], stmt_len: u32
 
 /// Add one planning to `key`'s entry.
 pub fn record_planning(key: &Key, ms: f64, now: i64, make_text: impl FnOnce() -> Vec<u8>) {
-    let Some((e, gen)) = find_or_create(key, Start::BeforeExecution, make_text) else { return };
-    unsafe {
-        let _s = Spin::lock(entry_lock(e));
-        if (*e).generation != gen {
-            drop(_s);
-            cache_forget(key);
-            return;
-        }
-        (*e).counters.record_planning(ms, now);
-    }
+    let Some(h) = find_or_create(key, Start::BeforeExecution, make_text) else { return };
+    statements().update(key, h, |e| unsafe { (*e).counters.record_planning(ms, now) });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -775,29 +657,17 @@ pub struct Snapshot {
     pub example_truncated: bool,
 }
 
-/// Copy every entry `keep` accepts.
-pub fn snapshot(mut keep: impl FnMut(&Key) -> bool) -> Vec<Snapshot> {
-    let mut out = Vec::new();
+/// Copy every entry `keep` accepts. Under the shared lock no text moves, and a published text
+/// never changes: the spans are read under the entry's spinlock, the bytes copied after it.
+pub fn snapshot(keep: impl FnMut(&Key) -> bool) -> Vec<Snapshot> {
     if !available() {
-        return out;
+        return Vec::new();
     }
-    unsafe {
-        // Under the shared lock no text moves, and a published text never changes: the spans are
-        // read under the entry's spinlock, the bytes copied after it.
-        let _g = LwGuard::shared();
-        for_each_entry(|e| {
-            let key = (*e).key;
-            if !keep(&key) {
-                return;
-            }
-            let (counters, text, example, slen, encoding, gen) = {
-                let _s = Spin::lock(entry_lock(e));
-                ((*e).counters, (*e).text, (*e).example, (*e).example_stmt_len as usize, (*e).encoding, (*e).generation)
-            };
-            if gen == 0 {
-                return;
-            }
-            out.push(Snapshot {
+    statements().snapshot(
+        keep,
+        |e| unsafe { ((*e).counters, (*e).text, (*e).example, (*e).example_stmt_len as usize, (*e).encoding) },
+        |key, _, (counters, text, example, slen, encoding)| unsafe {
+            Snapshot {
                 key,
                 counters,
                 text: span_bytes(text).to_vec(),
@@ -806,10 +676,9 @@ pub fn snapshot(mut keep: impl FnMut(&Key) -> bool) -> Vec<Snapshot> {
                 encoding,
                 text_truncated: text.truncated,
                 example_truncated: example.truncated,
-            });
-        });
-    }
-    out
+            }
+        },
+    )
 }
 
 pub struct Info {
@@ -828,14 +697,14 @@ pub fn info() -> Option<Info> {
     if !available() {
         return None;
     }
+    let (capacity, entries, evictions, stats_reset) = statements().info()?;
     unsafe {
-        let _g = LwGuard::shared();
         let h = &*HEADER;
         Some(Info {
-            capacity: h.capacity,
-            entries: pg_sys::hash_get_num_entries(HTAB) as usize,
-            evictions: h.evictions.load(Ordering::Relaxed),
-            stats_reset: h.stats_reset.load(Ordering::Relaxed),
+            capacity,
+            entries,
+            evictions,
+            stats_reset,
             max_text: h.max_text,
             text_memory: h.arena_size,
             text_bytes: h.arena_top.load(Ordering::Relaxed).saturating_sub(h.arena_garbage.load(Ordering::Relaxed)),
@@ -846,26 +715,6 @@ pub fn info() -> Option<Info> {
 
 /// Remove the entries `matches` accepts; with `all`, also restart the eviction count and the
 /// reset time. Returns how many were removed.
-pub fn reset(all: bool, mut matches: impl FnMut(&Key) -> bool) -> usize {
-    if !available() {
-        return 0;
-    }
-    unsafe {
-        let _g = LwGuard::exclusive();
-        let mut victims = Vec::new();
-        for_each_entry(|e| {
-            if matches(&(*e).key) {
-                victims.push(e);
-            }
-        });
-        for &e in &victims {
-            remove_locked(e);
-        }
-        if all {
-            (*HEADER).evictions.store(0, Ordering::Relaxed);
-            (*HEADER).stats_reset.store(pg_sys::GetCurrentTimestamp(), Ordering::Relaxed);
-            (*HEADER).median_usage = stats::USAGE_PER_CALL;
-        }
-        victims.len()
-    }
+pub fn reset(all: bool, matches: impl FnMut(&Key) -> bool) -> usize {
+    statements().reset(all, matches)
 }

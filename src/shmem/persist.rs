@@ -25,11 +25,11 @@ pub(super) unsafe extern "C-unwind" fn shutdown_callback(code: i32, _arg: pg_sys
 fn save() {
     let mut records = Vec::new();
     unsafe {
-        for_each_entry(|e| {
-            if (*e).generation == 0 {
+        statements().for_each(|e| {
+            if (*e).head.generation == 0 {
                 return;
             }
-            let k = (*e).key;
+            let k = (*e).head.key;
             records.push(Record {
                 userid: k.userid,
                 dbid: k.dbid,
@@ -87,32 +87,13 @@ pub(super) fn load() {
     // Only a text longer than any setting allows means corruption.
     match decode(&bytes, gucs::MAX_TEXT_BYTES_LIMIT as usize) {
         Ok(records) => {
-            let mut loaded = 0usize;
-            unsafe {
-                let _g = LwGuard::exclusive();
-                for r in &records {
-                    if pg_sys::hash_get_num_entries(HTAB) as usize >= (*HEADER).capacity {
-                        break;
-                    }
-                    let key = Key { userid: r.userid, dbid: r.dbid, queryid: r.queryid, toplevel: r.toplevel, _pad: [0; 7] };
-                    let text = clip(&r.text, max_text);
-                    let (e, _) = insert_locked(
-                        &key,
-                        text,
-                        r.flags & TEXT_TRUNCATED != 0 || text.len() < r.text.len(),
-                        r.encoding,
-                        Init::Restore {
-                            counters: &r.counters,
-                            example: &r.example,
-                            example_stmt_len: r.example_stmt_len,
-                            example_cut: r.flags & EXAMPLE_TRUNCATED != 0,
-                        },
-                    );
-                    if !e.is_null() {
-                        loaded += 1;
-                    }
-                }
-            }
+            let loaded = statements().fill(&records, |r| unsafe {
+                let key = Key { userid: r.userid, dbid: r.dbid, queryid: r.queryid, toplevel: r.toplevel, _pad: [0; 7] };
+                let text = clip(&r.text, max_text);
+                let example_cut = r.flags & EXAMPLE_TRUNCATED != 0;
+                let restore = Init::Restore { counters: &r.counters, example: &r.example, example_stmt_len: r.example_stmt_len, example_cut };
+                insert_locked(&key, text, r.flags & TEXT_TRUNCATED != 0 || text.len() < r.text.len(), r.encoding, restore).is_some()
+            });
             pgrx::log!("pg_optimizer: loaded {loaded} of {} statement entries from {FILE}", records.len());
         }
         Err(reason) => {

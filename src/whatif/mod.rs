@@ -280,6 +280,10 @@ pub unsafe fn hypothetical_in_plan(ps: *const pg_sys::PlannedStmt) -> Option<pg_
     unsafe fn plans(l: *mut pg_sys::List) -> impl Iterator<Item = *const pg_sys::Plan> {
         unsafe { define::list_nodes::<pg_sys::Plan>(l).into_iter().map(|p| p as *const _) }
     }
+    fn extend(children: &mut Vec<*const pg_sys::Plan>, more: impl IntoIterator<Item = *const pg_sys::Plan>) -> Option<pg_sys::Oid> {
+        children.extend(more);
+        None
+    }
     unsafe fn walk(p: *const pg_sys::Plan) -> Option<pg_sys::Oid> {
         unsafe {
             if p.is_null() {
@@ -290,30 +294,12 @@ pub unsafe fn hypothetical_in_plan(ps: *const pg_sys::PlannedStmt) -> Option<pg_
                 pg_sys::NodeTag::T_IndexScan => Some((*(p as *const pg_sys::IndexScan)).indexid),
                 pg_sys::NodeTag::T_IndexOnlyScan => Some((*(p as *const pg_sys::IndexOnlyScan)).indexid),
                 pg_sys::NodeTag::T_BitmapIndexScan => Some((*(p as *const pg_sys::BitmapIndexScan)).indexid),
-                pg_sys::NodeTag::T_Append => {
-                    children.extend(plans((*(p as *const pg_sys::Append)).appendplans));
-                    None
-                }
-                pg_sys::NodeTag::T_MergeAppend => {
-                    children.extend(plans((*(p as *const pg_sys::MergeAppend)).mergeplans));
-                    None
-                }
-                pg_sys::NodeTag::T_BitmapAnd => {
-                    children.extend(plans((*(p as *const pg_sys::BitmapAnd)).bitmapplans));
-                    None
-                }
-                pg_sys::NodeTag::T_BitmapOr => {
-                    children.extend(plans((*(p as *const pg_sys::BitmapOr)).bitmapplans));
-                    None
-                }
-                pg_sys::NodeTag::T_SubqueryScan => {
-                    children.push((*(p as *const pg_sys::SubqueryScan)).subplan as *const _);
-                    None
-                }
-                pg_sys::NodeTag::T_CustomScan => {
-                    children.extend(plans((*(p as *const pg_sys::CustomScan)).custom_plans));
-                    None
-                }
+                pg_sys::NodeTag::T_Append => extend(&mut children, plans((*(p as *const pg_sys::Append)).appendplans)),
+                pg_sys::NodeTag::T_MergeAppend => extend(&mut children, plans((*(p as *const pg_sys::MergeAppend)).mergeplans)),
+                pg_sys::NodeTag::T_BitmapAnd => extend(&mut children, plans((*(p as *const pg_sys::BitmapAnd)).bitmapplans)),
+                pg_sys::NodeTag::T_BitmapOr => extend(&mut children, plans((*(p as *const pg_sys::BitmapOr)).bitmapplans)),
+                pg_sys::NodeTag::T_SubqueryScan => extend(&mut children, [(*(p as *const pg_sys::SubqueryScan)).subplan as *const _]),
+                pg_sys::NodeTag::T_CustomScan => extend(&mut children, plans((*(p as *const pg_sys::CustomScan)).custom_plans)),
                 _ => None,
             };
             if let Some(oid) = index.filter(|&o| is_hypothetical(o)) {

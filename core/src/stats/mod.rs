@@ -2,6 +2,7 @@
 //! variance, percentile estimates and eviction order. No `pg_sys` here: everything is unit-tested
 //! with plain `#[test]`. The shared-memory store (`crate::shmem`) keeps these structs verbatim.
 
+pub mod dump;
 pub mod histogram;
 pub mod normalize;
 pub mod persist;

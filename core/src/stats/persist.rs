@@ -1,14 +1,13 @@
 //! The on-disk form of the statement store, written at clean shutdown and read at start.
 //!
-//! Layout (little-endian): magic `PGOPTSTM`, format version (u32), size of [`Counters`] (u32, so a
-//! build with another layout refuses the file), record count (u64), the records, and an FNV-1a 64
-//! checksum of everything before it. A record: userid u32, dbid u32, queryid u64, toplevel u8,
+//! The frame of `stats::dump`: magic `PGOPTSTM`, the layout size is that of [`Counters`]. A record: userid u32, dbid u32, queryid u64, toplevel u8,
 //! counters, text (u32 length + bytes), example (u32 length, u32 length of its statement part,
 //! bytes), then (version 2) the texts' encoding (i32) and their flags (u8: bit 0 the text was cut,
 //! bit 1 the example was cut). Version 1 files (no encoding, no flags) still load: their texts are
 //! taken to be in the reading database's encoding, as they were read before. Any mismatch makes
 //! [`decode`] fail with a reason; the caller logs it and starts empty.
 
+use super::dump;
 use super::Counters;
 
 pub const MAGIC: &[u8; 8] = b"PGOPTSTM";
@@ -37,14 +36,6 @@ pub struct Record {
     pub flags: u8,
 }
 
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in bytes {
-        h ^= *b as u64;
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    h
-}
 
 fn counters_bytes(c: &Counters) -> &[u8] {
     // SAFETY: Counters is repr(C) plain old data (integers and floats only).
@@ -52,12 +43,12 @@ fn counters_bytes(c: &Counters) -> &[u8] {
 }
 
 pub fn encode<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4096);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&(std::mem::size_of::<Counters>() as u32).to_le_bytes());
-    let count_at = out.len();
-    out.extend_from_slice(&0u64.to_le_bytes());
+    encode_as(records, VERSION)
+}
+
+/// [`encode`] in format `version` (1: without the encoding and flags; the tests write old files).
+fn encode_as<'a>(records: impl IntoIterator<Item = &'a Record>, version: u32) -> Vec<u8> {
+    let mut out = dump::begin(MAGIC, version, std::mem::size_of::<Counters>(), 4096);
     let mut count = 0u64;
     for r in records {
         out.extend_from_slice(&r.userid.to_le_bytes());
@@ -70,60 +61,19 @@ pub fn encode<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<u8> {
         out.extend_from_slice(&(r.example.len() as u32).to_le_bytes());
         out.extend_from_slice(&r.example_stmt_len.to_le_bytes());
         out.extend_from_slice(&r.example);
-        out.extend_from_slice(&r.encoding.to_le_bytes());
-        out.push(r.flags);
+        if version >= 2 {
+            out.extend_from_slice(&r.encoding.to_le_bytes());
+            out.push(r.flags);
+        }
         count += 1;
     }
-    out[count_at..count_at + 8].copy_from_slice(&count.to_le_bytes());
-    let sum = fnv1a(&out);
-    out.extend_from_slice(&sum.to_le_bytes());
-    out
-}
-
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        if self.buf.len() - self.pos < n {
-            return Err(format!("truncated at byte {}", self.pos));
-        }
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-    fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
-    }
-    fn u64(&mut self) -> Result<u64, String> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
-    }
+    dump::finish(out, count)
 }
 
 /// Parse a dump. `max_text` bounds every text (a longer one means corruption).
 pub fn decode(bytes: &[u8], max_text: usize) -> Result<Vec<Record>, String> {
-    if bytes.len() < MAGIC.len() + 4 + 4 + 8 + 8 {
-        return Err("file too short".into());
-    }
-    let (body, tail) = bytes.split_at(bytes.len() - 8);
-    if fnv1a(body) != u64::from_le_bytes(tail.try_into().unwrap()) {
-        return Err("checksum mismatch".into());
-    }
-    let mut r = Reader { buf: body, pos: 0 };
-    if r.take(8)? != MAGIC {
-        return Err("bad magic number".into());
-    }
-    let version = r.u32()?;
-    if version != VERSION && version != 1 {
-        return Err(format!("format version {version}, expected {VERSION}"));
-    }
-    let csize = r.u32()? as usize;
-    if csize != std::mem::size_of::<Counters>() {
-        return Err(format!("counter layout of {csize} bytes, expected {}", std::mem::size_of::<Counters>()));
-    }
-    let count = r.u64()?;
+    let csize = std::mem::size_of::<Counters>();
+    let dump::Opened { version, count, records: mut r } = dump::open(bytes, MAGIC, &[VERSION, 1], csize)?;
     let mut out = Vec::with_capacity(count.min(1 << 20) as usize);
     for _ in 0..count {
         let userid = r.u32()?;
@@ -154,14 +104,15 @@ pub fn decode(bytes: &[u8], max_text: usize) -> Result<Vec<Record>, String> {
         };
         out.push(Record { userid, dbid, queryid, toplevel, counters, text, example, example_stmt_len, encoding, flags });
     }
-    if r.pos != body.len() {
-        return Err(format!("{} trailing bytes", body.len() - r.pos));
+    if r.remaining() != 0 {
+        return Err(format!("{} trailing bytes", r.remaining()));
     }
     Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::dump::fnv1a;
     use super::*;
     use crate::stats::Usage;
 
@@ -213,25 +164,7 @@ mod tests {
     fn version_1_files_still_load_with_unknown_encoding() {
         // A version 1 file: the same records without the encoding and flags of version 2.
         let recs = sample();
-        let mut b = Vec::new();
-        b.extend_from_slice(MAGIC);
-        b.extend_from_slice(&1u32.to_le_bytes());
-        b.extend_from_slice(&(std::mem::size_of::<Counters>() as u32).to_le_bytes());
-        b.extend_from_slice(&(recs.len() as u64).to_le_bytes());
-        for r in &recs {
-            b.extend_from_slice(&r.userid.to_le_bytes());
-            b.extend_from_slice(&r.dbid.to_le_bytes());
-            b.extend_from_slice(&r.queryid.to_le_bytes());
-            b.push(r.toplevel as u8);
-            b.extend_from_slice(counters_bytes(&r.counters));
-            b.extend_from_slice(&(r.text.len() as u32).to_le_bytes());
-            b.extend_from_slice(&r.text);
-            b.extend_from_slice(&(r.example.len() as u32).to_le_bytes());
-            b.extend_from_slice(&r.example_stmt_len.to_le_bytes());
-            b.extend_from_slice(&r.example);
-        }
-        let sum = fnv1a(&b);
-        b.extend_from_slice(&sum.to_le_bytes());
+        let b = encode_as(&recs, 1);
         let loaded = decode(&b, 1024).unwrap();
         assert_eq!(loaded.len(), 2);
         assert_eq!(loaded[1].example, recs[1].example);

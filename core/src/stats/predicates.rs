@@ -389,9 +389,8 @@ impl PredCounters {
 // ---------------------------------------------------------------------------------------------
 // Dump format
 
-/// Layout (little-endian): magic `PGOPTPRD`, version (u32), record size (u32: a build with another
-/// layout refuses the file), record count (u64), the records (key, desc, counters, expression
-/// text: raw `repr(C)` bytes), FNV-1a 64 checksum of everything before it.
+/// The frame of `stats::dump` (magic `PGOPTPRD`, the layout size is the record's); each record
+/// is the raw `repr(C)` bytes of a [`PredRecord`] (key, desc, counters, expression text).
 pub const MAGIC: &[u8; 8] = b"PGOPTPRD";
 pub const VERSION: u32 = 1;
 /// Bytes of deparsed expression text kept per entry.
@@ -425,47 +424,24 @@ impl PredRecord {
 const RECORD_SIZE: usize = std::mem::size_of::<PredRecord>();
 
 pub fn encode(records: &[PredRecord]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(24 + records.len() * RECORD_SIZE + 8);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&(RECORD_SIZE as u32).to_le_bytes());
-    out.extend_from_slice(&(records.len() as u64).to_le_bytes());
+    let mut out = super::dump::begin(MAGIC, VERSION, RECORD_SIZE, records.len() * RECORD_SIZE);
     for r in records {
         // SAFETY: PredRecord is repr(C) plain old data.
         let b = unsafe { std::slice::from_raw_parts(r as *const PredRecord as *const u8, RECORD_SIZE) };
         out.extend_from_slice(b);
     }
-    let sum = super::persist::fnv1a(&out);
-    out.extend_from_slice(&sum.to_le_bytes());
-    out
+    super::dump::finish(out, records.len() as u64)
 }
 
 pub fn decode(bytes: &[u8]) -> Result<Vec<PredRecord>, String> {
-    if bytes.len() < 32 {
-        return Err("file too short".into());
-    }
-    let (body, sum) = bytes.split_at(bytes.len() - 8);
-    if super::persist::fnv1a(body).to_le_bytes() != sum {
-        return Err("checksum mismatch".into());
-    }
-    if &body[..8] != MAGIC {
-        return Err("not a pg_optimizer predicate file".into());
-    }
-    let version = u32::from_le_bytes(body[8..12].try_into().unwrap());
-    if version != VERSION {
-        return Err(format!("format version {version}, expected {VERSION}"));
-    }
-    let size = u32::from_le_bytes(body[12..16].try_into().unwrap()) as usize;
-    if size != RECORD_SIZE {
-        return Err(format!("record size {size}, expected {RECORD_SIZE}"));
-    }
-    let count = u64::from_le_bytes(body[16..24].try_into().unwrap()) as usize;
-    let data = &body[24..];
-    if data.len() != count.checked_mul(RECORD_SIZE).ok_or("bad count")? {
-        return Err(format!("{} bytes of records for a count of {count}", data.len()));
+    let super::dump::Opened { count, mut records, .. } = super::dump::open(bytes, MAGIC, &[VERSION], RECORD_SIZE)?;
+    let count = count as usize;
+    if records.remaining() != count.checked_mul(RECORD_SIZE).ok_or("bad count")? {
+        return Err(format!("{} bytes of records for a count of {count}", records.remaining()));
     }
     let mut out = Vec::with_capacity(count);
-    for chunk in data.chunks_exact(RECORD_SIZE) {
+    for _ in 0..count {
+        let chunk = records.take(RECORD_SIZE)?;
         // SAFETY: the size matches and every bit pattern of the plain-old-data fields is valid.
         let mut r: PredRecord = unsafe { std::ptr::read_unaligned(chunk.as_ptr() as *const PredRecord) };
         r.expr_len = r.expr_len.min(EXPR_BYTES as u32);
