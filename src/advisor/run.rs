@@ -4,7 +4,7 @@
 
 use super::catalog::{self, Recorded};
 use super::model::*;
-use super::{candidates, coverage, drop, explain, merge::merge_covering, select, write_cost};
+use super::{candidates, coverage, drop, merge::merge_covering, select, text, write_cost};
 use crate::pg::identity::{run_as, Roles};
 use crate::whatif::{self, plan};
 use pgrx::prelude::*;
@@ -79,7 +79,7 @@ pub struct Report {
 /// The what-if planner as Extend's cost model: statement `q` planned with the hypothetical
 /// indexes of `config` visible.
 struct Planner<'a> {
-    statements: &'a [plan::Statement],
+    statements: &'a [plan::Prepared],
     oids: &'a [pg_sys::Oid],
 }
 
@@ -110,7 +110,7 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     let recorded: Vec<Recorded> = catalog::statements()?;
     let mut rows = vec![];
     // 1. Plan every recorded statement once, without new indexes.
-    let mut plannable: Vec<(Recorded, plan::Statement, plan::Costed)> = vec![];
+    let mut plannable: Vec<(Recorded, plan::Prepared, plan::Costed)> = vec![];
     // Each statement is parsed and planned as the role that ran it (never as the caller: planning
     // runs the statement's functions), see `crate::pg::identity`.
     let mut roles = Roles::default();
@@ -132,9 +132,9 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
                 continue;
             }
         };
-        let prepared = plan::Statement::prepare_as(&r.text, &r.params, Some(role.clone())).or_else(|e| {
+        let prepared = plan::Prepared::prepare_as(&r.text, &r.params, Some(role.clone())).or_else(|e| {
             // The example failed (e.g. a dropped column): fall back to the generic plan.
-            if r.text != r.query { plan::Statement::prepare_as(&r.query, &[], Some(role)) } else { Err(e) }
+            if r.text != r.query { plan::Prepared::prepare_as(&r.query, &[], Some(role)) } else { Err(e) }
         });
         let costed = prepared.and_then(|st| st.plan(false, false).map(|c| (st, c)));
         match costed {
@@ -224,8 +224,8 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     let mut fractions = vec![];
     for c in &cands {
         let t = table_of[&c.def.relid];
-        let name = explain::index_name(&t.name, &explain::name_columns(&c.def, t), "idx");
-        let ddl = explain::create_ddl(&c.def, t, &name, false);
+        let name = text::index_name(&t.name, &text::name_columns(&c.def, t), "idx");
+        let ddl = text::create_ddl(&c.def, t, &name, false);
         // Defined and sized as the table's owner, as CREATE INDEX runs index expressions and
         // predicates: they may call the owner's functions.
         let defined = roles.get(pg_sys::Oid::from(t.owner)).map_err(|e| e.to_string()).and_then(|owner| {
@@ -282,7 +282,7 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     }
 
     // 3. Extend, with the planner as the cost model.
-    let stmts: Vec<plan::Statement> = plannable.into_iter().map(|(_, st, _)| st).collect();
+    let stmts: Vec<plan::Prepared> = plannable.into_iter().map(|(_, st, _)| st).collect();
     let mut model = Planner { statements: &stmts, oids: &oids };
     let workload = select::Workload {
         weights: statements.iter().map(|s| s.weight).collect(),
@@ -306,20 +306,20 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     for (k, &i) in out.chosen.iter().enumerate() {
         let c = &cands[i];
         let t = table_of[&c.def.relid];
-        let cols = explain::name_columns(&c.def, t);
-        let mut name = explain::index_name(&t.name, &cols, "idx");
+        let cols = text::name_columns(&c.def, t);
+        let mut name = text::index_name(&t.name, &cols, "idx");
         let mut n = 1;
         while !final_names.insert(name.clone()) {
-            name = explain::index_name(&t.name, &cols, &format!("idx{n}"));
+            name = text::index_name(&t.name, &cols, &format!("idx{n}"));
             n += 1;
         }
         let name = &name;
         let helped: Vec<i64> = out.helped[k].iter().map(|&q| statements[q].queryid as i64).collect();
         let share = if out.cost_before > 0.0 { out.benefit[k] / out.cost_before } else { 0.0 };
-        let facts = explain::CreateFacts {
+        let facts = text::CreateFacts {
             table: t.name.clone(),
-            columns: explain::columns_text(&c.def, t),
-            include: explain::include_text(&c.def, t),
+            columns: text::columns_text(&c.def, t),
+            include: text::include_text(&c.def, t),
             predicate: c.def.predicate.clone(),
             statements: helped.len(),
             rows_per_call: t.rows,
@@ -333,11 +333,11 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
         };
         rows.push(Row {
             action: Action::Create,
-            ddl: Some(explain::create_ddl(&c.def, t, name, true)),
+            ddl: Some(text::create_ddl(&c.def, t, name, true)),
             table_name: Some(t.qualified_name.clone()),
             index_name: Some(name.clone()),
-            columns: explain::columns_text(&c.def, t),
-            include: explain::include_text(&c.def, t),
+            columns: text::columns_text(&c.def, t),
+            include: text::include_text(&c.def, t),
             method: Some(c.def.method.map(|m| m.name().to_string()).unwrap_or_else(|| c.def.am.clone())),
             predicate: c.def.predicate.clone(),
             bytes: items[i].bytes,
@@ -348,7 +348,7 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
             queryids: helped,
             write_penalty: items[i].penalty * to_hour,
             reason: {
-                let mut r = explain::create_reason(c.kind, &facts);
+                let mut r = text::create_reason(c.kind, &facts);
                 let pen = items[i].penalty * to_hour;
                 if pen > 0.0 && out.benefit[k] > 0.0 {
                     r.push_str(&format!(
@@ -410,20 +410,20 @@ fn drop_rows(o: &Options, params: &write_cost::CostParams, window: f64) -> Resul
                 _ => String::new(),
             };
             let saved = write_cost::drop_saving(e, t, 1.0, None, params) * HOUR;
-            let facts = explain::DropFacts { other, bytes: a.bytes, write_cost_per_hour: saved };
-            let qualified = names.get(&e.oid).cloned().unwrap_or_else(|| explain::quote_ident(&e.name));
+            let facts = text::DropFacts { other, bytes: a.bytes, write_cost_per_hour: saved };
+            let qualified = names.get(&e.oid).cloned().unwrap_or_else(|| text::quote_ident(&e.name));
             rows.push(Row {
                 action: Action::Drop,
-                ddl: Some(explain::drop_ddl(&qualified)),
+                ddl: Some(text::drop_ddl(&qualified)),
                 table_name: Some(t.qualified_name.clone()),
                 index_name: Some(e.name.clone()),
-                columns: explain::columns_text(e, t),
-                include: explain::include_text(e, t),
+                columns: text::columns_text(e, t),
+                include: text::include_text(e, t),
                 method: Some(e.am.clone()),
                 predicate: e.predicate.clone(),
                 bytes: a.bytes,
                 write_penalty: saved,
-                reason: explain::drop_reason(&a.reason, &facts),
+                reason: text::drop_reason(&a.reason, &facts),
                 ..Default::default()
             });
         }

@@ -87,7 +87,7 @@ fn index_advice(
                 x.method,
                 x.predicate,
                 sized.then_some(x.bytes as i64),
-                sized.then(|| crate::advisor::explain::size_pretty(x.bytes)),
+                sized.then(|| crate::advisor::text::size_pretty(x.bytes)),
                 create.then_some(x.cost_before),
                 create.then_some(x.cost_after),
                 create.then_some(x.benefit),
@@ -124,7 +124,7 @@ fn index_advice_report(budget_mb: default!(Option<i32>, "NULL")) -> Result<Strin
         s += "No new index pays for itself.\n";
     }
     for (i, c) in creates.iter().enumerate() {
-        s += &format!("{}. {};\n   {} ({}), helps queryids {:?}\n", i + 1, c.ddl.as_deref().unwrap_or(""), c.reason, crate::advisor::explain::size_pretty(c.bytes), c.queryids);
+        s += &format!("{}. {};\n   {} ({}), helps queryids {:?}\n", i + 1, c.ddl.as_deref().unwrap_or(""), c.reason, crate::advisor::text::size_pretty(c.bytes), c.queryids);
     }
     for d in &drops {
         s += &format!("- {};\n   {}\n", d.ddl.as_deref().unwrap_or(""), d.reason);

@@ -96,7 +96,7 @@ fn explain_with(
         for ddl in &indexes {
             set.push(whatif::create(ddl, false).oid);
         }
-        let st = plan::Statement::prepare(query, &[]).map_err(|m| bad_query(query, &m))?;
+        let st = plan::Prepared::prepare(query, &[]).map_err(|m| bad_query(query, &m))?;
         let without = st.plan(true, true).map_err(|m| bad_query(query, &m))?;
         let with = whatif::with_costing_scope(&set, || st.plan(true, true)).map_err(|m| bad_query(query, &m))?;
         let used = with.used.iter().map(|&o| whatif::name_of(o).unwrap_or_default()).collect();

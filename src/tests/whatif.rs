@@ -288,7 +288,7 @@ fn partitions_get_the_parent_index_by_column_name() {
 
 /// The columns a statement reads, per table, as the advisor's covering candidates see them.
 fn columns_of(sql: &str) -> Vec<(String, Vec<i16>)> {
-    let st = crate::whatif::plan::Statement::prepare(sql, &[]).unwrap();
+    let st = crate::whatif::plan::Prepared::prepare(sql, &[]).unwrap();
     let mut out: Vec<(String, Vec<i16>)> = st
         .reads()
         .columns
@@ -336,7 +336,7 @@ fn group_keys_of_one_table_at_any_level() {
     Spi::run("CREATE TABLE wg_o (id int PRIMARY KEY, cust int, total numeric)").unwrap();
     Spi::run("CREATE TABLE wg_l (oid int, qty int, price numeric)").unwrap();
     let keys = |sql: &str| -> Vec<(String, Vec<i16>)> {
-        crate::whatif::plan::Statement::prepare(sql, &[])
+        crate::whatif::plan::Prepared::prepare(sql, &[])
             .unwrap()
             .reads()
             .groups

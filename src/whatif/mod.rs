@@ -173,7 +173,7 @@ fn default_name(table: &str, spec: &Spec) -> String {
             }
         })
         .collect();
-    pg_optimizer_core::advisor::explain::index_name(table, &keys, "idx")
+    pg_optimizer_core::advisor::text::index_name(table, &keys, "idx")
 }
 
 /// The spec of an index defined on a partitioned table, rebuilt from its text against one leaf

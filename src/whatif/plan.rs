@@ -1,6 +1,6 @@
 //! Planning a statement with and without hypothetical indexes.
 //!
-//! A [`Statement`] is parsed, analysed and rewritten once (inside a subtransaction, so a statement
+//! A [`Prepared`] statement is parsed, analysed and rewritten once (inside a subtransaction, so a statement
 //! that no longer parses is reported, not fatal) into a memory context of its own. Each costing
 //! plans a `copyObject` of it (the planner scribbles on its input) in a scratch context that is
 //! reset afterwards; only numbers and OIDs leave. Plans are never executed.
@@ -41,7 +41,7 @@ pub struct Reads {
 }
 
 /// An analysed statement, ready to be planned many times.
-pub struct Statement {
+pub struct Prepared {
     cxt: pg_sys::MemoryContext,
     scratch: pg_sys::MemoryContext,
     queries: *mut pg_sys::List,
@@ -52,7 +52,7 @@ pub struct Statement {
     role: Option<Role>,
 }
 
-impl Drop for Statement {
+impl Drop for Prepared {
     fn drop(&mut self) {
         unsafe {
             // The scratch context is a child of `cxt`.
@@ -134,16 +134,16 @@ pub fn parse_param_log(s: &[u8]) -> Vec<Option<Vec<u8>>> {
     out
 }
 
-impl Statement {
+impl Prepared {
     /// Parse and analyse `text` (one statement). `params`: values of `$1..$n` as text (None =
     /// NULL), or empty for a generic plan. Only SELECT, UPDATE, DELETE and INSERT ... SELECT
     /// with a plannable query are accepted; utility statements are refused with a reason.
-    pub fn prepare(text: &str, params: &[Option<Vec<u8>>]) -> Result<Statement, String> {
+    pub fn prepare(text: &str, params: &[Option<Vec<u8>>]) -> Result<Prepared, String> {
         Self::prepare_as(text.as_bytes(), params, None)
     }
 
-    /// [`Statement::prepare`] as `role`: parse analysis and every later planning run as that role.
-    pub fn prepare_as(text: &[u8], params: &[Option<Vec<u8>>], role: Option<Role>) -> Result<Statement, String> {
+    /// [`Prepared::prepare`] as `role`: parse analysis and every later planning run as that role.
+    pub fn prepare_as(text: &[u8], params: &[Option<Vec<u8>>], role: Option<Role>) -> Result<Prepared, String> {
         let ctext = CString::new(text).map_err(|_| "query text contains a NUL byte".to_string())?;
         unsafe {
             let cxt = new_context(c"pg_optimizer what-if statement");
@@ -153,7 +153,7 @@ impl Statement {
                 pg_sys::MemoryContextSwitchTo(old);
                 s
             };
-            let mut st = Statement { cxt, scratch, queries: std::ptr::null_mut(), params: std::ptr::null_mut(), text: ctext, role };
+            let mut st = Prepared { cxt, scratch, queries: std::ptr::null_mut(), params: std::ptr::null_mut(), text: ctext, role };
             let ptext = st.text.as_ptr();
             let analysed = st.isolated(|| {
                 let old = pg_sys::MemoryContextSwitchTo(cxt);
@@ -367,7 +367,7 @@ impl ColumnWalk {
     }
 }
 
-/// Walks a query tree (the node and everything below it) for [`Statement::reads`].
+/// Walks a query tree (the node and everything below it) for [`Prepared::reads`].
 #[pg_guard]
 unsafe extern "C-unwind" fn column_walker(node: *mut pg_sys::Node, cxt: *mut std::ffi::c_void) -> bool {
     unsafe {
@@ -543,7 +543,7 @@ pub unsafe fn selectivity(relid: pg_sys::Oid, pred: &CStr) -> f64 {
         let rel = CStr::from_ptr(relname).to_string_lossy().into_owned();
         let table = format!("{}.{}", quote(&nsp), quote(&rel));
         let rows = |sql: String| -> Option<f64> {
-            let st = Statement::prepare(&sql, &[]).ok()?;
+            let st = Prepared::prepare(&sql, &[]).ok()?;
             let q = st.queries;
             let text = st.text.as_ptr();
             in_subtransaction(|| {

@@ -11,7 +11,7 @@ use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::coverage;
-use super::explain::{quote_ident, quote_literal};
+use super::text::{quote_ident, quote_literal};
 use super::model::*;
 
 /// Thresholds of the generation rules.

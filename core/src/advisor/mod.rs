@@ -2,13 +2,13 @@
 //! from the recorded predicates and sort keys), `coverage` (what existing indexes already serve;
 //! duplicates), `merge` (covering candidates that serve several statements), `select` (Extend over
 //! the whole workload, with a cost cache and an injected cost model), `write_cost` (what an index
-//! costs on writes), `drop` (which indexes to drop), `explain` (DDL, names and one-sentence
+//! costs on writes), `drop` (which indexes to drop), `text` (DDL, names and one-sentence
 //! reasons).
 
 pub mod candidates;
 pub mod coverage;
 pub mod drop;
-pub mod explain;
+pub mod text;
 pub mod merge;
 pub mod model;
 pub mod select;
