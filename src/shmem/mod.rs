@@ -57,9 +57,10 @@ use pgrx::pg_sys;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use table::{Handle, Head, Inserted, Table};
 
-/// Hash key. Every byte is a named field (no implicit padding), so keys compare and hash as bytes.
+/// Hash key. Every byte is a named field (no implicit padding: the IntoBytes derive proves it), so
+/// keys compare and hash as bytes.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, zerocopy::IntoBytes, zerocopy::Immutable)]
 pub struct Key {
     pub userid: u32,
     pub dbid: u32,

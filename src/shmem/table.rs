@@ -27,10 +27,10 @@ pub struct Head<K> {
 /// A kind of entry.
 ///
 /// # Safety
-/// `Entry` must be `repr(C)` and start with a `Head<Key>`; `Key` must have no padding bytes (keys
-/// are hashed and compared as bytes), a size that is a multiple of 8, and be valid when zeroed.
+/// `Entry` must be `repr(C)` and start with a `Head<Key>`; `Key` must be valid when zeroed (its
+/// bytes, hashed by dynahash and by the cache, have no padding: `IntoBytes` proves it).
 pub unsafe trait Kind: 'static {
-    type Key: Copy + PartialEq;
+    type Key: Copy + PartialEq + zerocopy::IntoBytes + zerocopy::Immutable;
     type Entry;
     /// The dynahash's name in shared memory.
     const NAME: &'static CStr;
@@ -164,12 +164,10 @@ impl<K: Kind, const N: usize> Table<K, N> {
     // -----------------------------------------------------------------------------------------
     // The backend-local cache
 
-    /// The cache slot of a key: its 8-byte words folded (multiply, rotate), then mixed.
+    /// The cache slot of a key: the project's fast hash of its bytes.
     #[inline]
     fn slot(key: &K::Key) -> usize {
-        let words = unsafe { std::slice::from_raw_parts(key as *const K::Key as *const u64, std::mem::size_of::<K::Key>() / 8) };
-        let h = words.iter().fold(0u64, |h, &w| (h ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29));
-        (h ^ (h >> 32)) as usize & (N - 1)
+        pg_optimizer_core::hash::hash64(zerocopy::IntoBytes::as_bytes(key)) as usize & (N - 1)
     }
 
     #[inline]

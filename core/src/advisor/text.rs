@@ -40,15 +40,10 @@ pub fn index_name(table: &str, keys: &[String], suffix: &str) -> String {
     if full.len() <= MAX_IDENT_BYTES {
         return full;
     }
-    let hash = format!("{:08x}", fnv1a32(full.as_bytes()));
+    let hash = format!("{:08x}", crate::hash::fnv1a32(full.as_bytes()));
     let tail = if suffix.is_empty() { format!("_{hash}") } else { format!("_{hash}_{suffix}") };
     let head = truncate_on_char_boundary(&full, MAX_IDENT_BYTES.saturating_sub(tail.len()));
     format!("{head}{tail}")
-}
-
-/// 32-bit FNV-1a: small, stable across releases and platforms (unlike `DefaultHasher`).
-fn fnv1a32(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
 }
 
 fn truncate_on_char_boundary(s: &str, max_bytes: usize) -> &str {

@@ -2,15 +2,7 @@
 //! layout the records depend on (u32: a build with another layout refuses the file), record count
 //! (u64), the records, and an FNV-1a 64 checksum of everything before it. Little-endian.
 
-/// 64-bit FNV-1a.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in bytes {
-        h ^= *b as u64;
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    h
-}
+pub use crate::hash::fnv1a;
 
 const HEADER: usize = 8 + 4 + 4 + 8;
 

@@ -10,7 +10,7 @@ pub const BUCKET_BOUNDS_MS: [f64; 16] = [
 pub const N_BUCKETS: usize = BUCKET_BOUNDS_MS.len() + 1;
 
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, zerocopy::IntoBytes, zerocopy::FromBytes, zerocopy::Immutable, zerocopy::KnownLayout)]
 pub struct Histogram {
     pub counts: [i64; N_BUCKETS],
 }

@@ -14,7 +14,7 @@ pub use histogram::{Histogram, BUCKET_BOUNDS_MS, N_BUCKETS};
 /// (sum of squared deviations), which stay accurate where `sum of squares - square of sum` loses
 /// every digit (many calls of nearly equal duration).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, zerocopy::IntoBytes, zerocopy::FromBytes, zerocopy::Immutable, zerocopy::KnownLayout)]
 pub struct TimeStats {
     pub count: i64,
     pub total: f64,
@@ -80,7 +80,7 @@ impl TimeStats {
 
 /// Block and WAL usage of one execution (or the sum of many).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, zerocopy::IntoBytes, zerocopy::FromBytes, zerocopy::Immutable, zerocopy::KnownLayout)]
 pub struct Usage {
     pub rows: i64,
     pub shared_blks_hit: i64,
@@ -136,7 +136,7 @@ pub const EVICT_MIN: usize = 10;
 
 /// Everything recorded about one statement.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, zerocopy::IntoBytes, zerocopy::FromBytes, zerocopy::Immutable, zerocopy::KnownLayout)]
 pub struct Counters {
     pub exec: TimeStats,
     pub plan: TimeStats,

@@ -8,6 +8,7 @@
 //! [`decode`] fail with a reason; the caller logs it and starts empty.
 
 use super::dump;
+use zerocopy::{FromBytes, IntoBytes};
 use super::Counters;
 
 pub const MAGIC: &[u8; 8] = b"PGOPTSTM";
@@ -38,8 +39,8 @@ pub struct Record {
 
 
 fn counters_bytes(c: &Counters) -> &[u8] {
-    // SAFETY: Counters is repr(C) plain old data (integers and floats only).
-    unsafe { std::slice::from_raw_parts(c as *const Counters as *const u8, std::mem::size_of::<Counters>()) }
+    // No padding, every byte a field: the IntoBytes derive proves it.
+    c.as_bytes()
 }
 
 pub fn encode<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<u8> {
@@ -81,11 +82,8 @@ pub fn decode(bytes: &[u8], max_text: usize) -> Result<Vec<Record>, String> {
         let queryid = r.u64()?;
         let toplevel = r.take(1)?[0] != 0;
         let cbytes = r.take(csize)?;
-        let mut counters = Counters::default();
-        // SAFETY: same size checked above; Counters is plain old data, any bit pattern is valid.
-        unsafe {
-            std::ptr::copy_nonoverlapping(cbytes.as_ptr(), &mut counters as *mut Counters as *mut u8, csize);
-        }
+        // Any bit pattern is a valid Counters (the FromBytes derive proves it).
+        let counters = Counters::read_from_bytes(cbytes).map_err(|_| "bad counters".to_string())?;
         let tlen = r.u32()? as usize;
         if tlen > max_text {
             return Err(format!("text of {tlen} bytes exceeds the limit of {max_text}"));

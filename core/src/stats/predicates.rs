@@ -12,9 +12,11 @@
 //! ran and the class of its other side, never constant values, so a statement's custom and generic
 //! plans, and every constant a query is run with, share one entry.
 
+pub use crate::hash::hash64;
+
 /// Hash key. Every byte is a named field, so keys hash and compare as bytes.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash, zerocopy::IntoBytes, zerocopy::FromBytes, zerocopy::Immutable, zerocopy::KnownLayout)]
 pub struct PredKey {
     pub userid: u32,
     pub dbid: u32,
@@ -133,7 +135,7 @@ pub const MAX_COLS: usize = 4;
 
 /// What one entry is. Fixed when the entry is created; the signature is its hash.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, zerocopy::IntoBytes, zerocopy::FromBytes, zerocopy::Immutable, zerocopy::KnownLayout)]
 pub struct PredDesc {
     pub kind: u8,
     pub place: u8,
@@ -174,8 +176,8 @@ impl PredDesc {
     }
 
     fn bytes(&self) -> &[u8] {
-        // SAFETY: repr(C) with explicit padding; every byte is a field.
-        unsafe { std::slice::from_raw_parts(self as *const PredDesc as *const u8, std::mem::size_of::<PredDesc>()) }
+        // Every byte is a field (explicit padding; the IntoBytes derive proves it).
+        zerocopy::IntoBytes::as_bytes(self)
     }
 
     /// The signature: a 64-bit hash of every field.
@@ -208,27 +210,6 @@ pub fn column_set(attnums: impl IntoIterator<Item = i16>) -> [i16; MAX_COLS] {
         n += 1;
     }
     out
-}
-
-/// A fast 64-bit hash of a few dozen bytes (word-at-a-time multiply-rotate, then a finaliser).
-pub fn hash64(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h: u64 = 0x243F_6A88_85A3_08D3 ^ bytes.len() as u64;
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().unwrap());
-        h = (h ^ w).wrapping_mul(K).rotate_left(29);
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h
 }
 
 /// Combine hashes (order matters).
@@ -275,7 +256,7 @@ pub const SAMPLES: usize = 4;
 /// One constant (or bound parameter) a qual ran with, as raw datum bytes: rendered to text with
 /// the type's output function when read.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, zerocopy::IntoBytes, zerocopy::FromBytes, zerocopy::Immutable, zerocopy::KnownLayout)]
 pub struct ConstSample {
     pub typid: u32,
     pub len: u16,
@@ -286,7 +267,7 @@ pub struct ConstSample {
 
 /// Everything counted for one entry.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Default, zerocopy::IntoBytes, zerocopy::FromBytes, zerocopy::Immutable, zerocopy::KnownLayout)]
 pub struct PredCounters {
     /// Executions of a statement in which this entry's node ran (or was at least started).
     pub executions: i64,
@@ -397,7 +378,7 @@ pub const VERSION: u32 = 1;
 pub const EXPR_BYTES: usize = 120;
 
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, zerocopy::IntoBytes, zerocopy::FromBytes, zerocopy::Immutable, zerocopy::KnownLayout)]
 pub struct PredRecord {
     pub key: PredKey,
     pub desc: PredDesc,
@@ -426,9 +407,7 @@ const RECORD_SIZE: usize = std::mem::size_of::<PredRecord>();
 pub fn encode(records: &[PredRecord]) -> Vec<u8> {
     let mut out = super::dump::begin(MAGIC, VERSION, RECORD_SIZE, records.len() * RECORD_SIZE);
     for r in records {
-        // SAFETY: PredRecord is repr(C) plain old data.
-        let b = unsafe { std::slice::from_raw_parts(r as *const PredRecord as *const u8, RECORD_SIZE) };
-        out.extend_from_slice(b);
+        out.extend_from_slice(zerocopy::IntoBytes::as_bytes(r));
     }
     super::dump::finish(out, records.len() as u64)
 }
@@ -442,8 +421,8 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<PredRecord>, String> {
     let mut out = Vec::with_capacity(count);
     for _ in 0..count {
         let chunk = records.take(RECORD_SIZE)?;
-        // SAFETY: the size matches and every bit pattern of the plain-old-data fields is valid.
-        let mut r: PredRecord = unsafe { std::ptr::read_unaligned(chunk.as_ptr() as *const PredRecord) };
+        // Any bit pattern is a valid record (the FromBytes derive proves it).
+        let mut r = <PredRecord as zerocopy::FromBytes>::read_from_bytes(chunk).map_err(|_| "bad record".to_string())?;
         r.expr_len = r.expr_len.min(EXPR_BYTES as u32);
         out.push(r);
     }
@@ -452,7 +431,8 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<PredRecord>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::hash::hash64;
+use super::*;
 
     fn qual(attnum: i16, opno: u32) -> PredDesc {
         let mut d = PredDesc::new(Kind::Qual, NodeKind::SeqScan);
