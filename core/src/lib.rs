@@ -6,11 +6,13 @@
 //! - `stats`   statement and predicate statistics as plain data: counters, histogram, Welford,
 //!             eviction order, query-text normalisation, the dump formats
 //! - `hash`    the hash functions (stable FNV-1a for files and index names; a fast word hash)
+//! - `params`  bound parameter values in PostgreSQL's log format, parsed back
 //! - `size`    index size estimates (btree, hash, BRIN, GIN) from column statistics
 //! - `advisor` the index advisor's model, candidates, coverage, Extend selection, write cost, drop
 //!             rules, DDL and reasons
 
 pub mod advisor;
 pub mod hash;
+pub mod params;
 pub mod size;
 pub mod stats;
