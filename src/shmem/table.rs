@@ -164,10 +164,10 @@ impl<K: Kind, const N: usize> Table<K, N> {
     // -----------------------------------------------------------------------------------------
     // The backend-local cache
 
-    /// The cache slot of a key: the project's fast hash of its bytes.
+    /// The cache slot of a key: its words folded (`hash::fold64`, the hot path's cheapest mix).
     #[inline]
     fn slot(key: &K::Key) -> usize {
-        pg_optimizer_core::hash::hash64(zerocopy::IntoBytes::as_bytes(key)) as usize & (N - 1)
+        pg_optimizer_core::hash::fold64(zerocopy::IntoBytes::as_bytes(key)) as usize & (N - 1)
     }
 
     #[inline]
