@@ -3,6 +3,7 @@
 //! context guards, and texts in the reading database's encoding.
 
 pub mod identity;
+pub mod list;
 pub mod nesting;
 pub mod text;
 #[allow(clashing_extern_declarations)]

@@ -55,12 +55,7 @@ fn cstr(p: *const std::ffi::c_char) -> String {
 }
 
 pub(crate) unsafe fn list_nodes<T>(list: *mut pg_sys::List) -> Vec<*mut T> {
-    unsafe {
-        if list.is_null() {
-            return vec![];
-        }
-        (0..(*list).length as usize).map(|i| (*(*list).elements.add(i)).ptr_value as *mut T).collect()
-    }
+    unsafe { crate::pg::list::iter(list).collect() }
 }
 
 fn err(msg: String, hint: &str) -> ! {

@@ -129,9 +129,8 @@ unsafe extern "C-unwind" {
 pub fn estimate_on(h: &Hypo) -> (i64, f64, i32, i32) {
     unsafe {
         let leaves: Vec<pg_sys::Oid> = if pg_sys::get_rel_relkind(h.relid) as u8 == b'p' {
-            let l = find_all_inheritors(h.relid, pg_sys::AccessShareLock as _, std::ptr::null_mut());
-            (0..(*l).length as usize)
-                .map(|i| (*(*l).elements.add(i)).oid_value)
+            crate::pg::list::oids(find_all_inheritors(h.relid, pg_sys::AccessShareLock as _, std::ptr::null_mut()))
+                .into_iter()
                 .filter(|&o| pg_sys::get_rel_relkind(o) as u8 == b'r')
                 .collect()
         } else {

@@ -69,8 +69,7 @@ unsafe extern "C-unwind" fn relation_info_scoped(relid: pg_sys::Oid, rel: *mut p
             }
             let anc = ancestors.get_or_insert_with(|| {
                 if pg_sys::get_rel_relispartition(relid) {
-                    let l = get_partition_ancestors(relid);
-                    (0..if l.is_null() { 0 } else { (*l).length as usize }).map(|i| (*(*l).elements.add(i)).oid_value).collect()
+                    crate::pg::list::oids(get_partition_ancestors(relid))
                 } else {
                     vec![]
                 }

@@ -203,7 +203,7 @@ impl Prepared {
                     c.startup += (*(*p).planTree).startup_cost;
                     c.total += (*(*p).planTree).total_cost;
                     collect_indexes(p, &mut c.used);
-                    for oid in list_oids((*p).relationOids) {
+                    for oid in crate::pg::list::oids((*p).relationOids) {
                         let k = pg_sys::get_rel_relkind(oid) as u8;
                         if matches!(k, b'r' | b'm' | b'p') && !c.tables.contains(&oid) {
                             c.tables.push(oid);
@@ -405,14 +405,6 @@ unsafe fn bind(types: *mut pg_sys::Oid, n: i32, values: &[Option<Vec<u8>>]) -> p
     }
 }
 
-unsafe fn list_oids(list: *mut pg_sys::List) -> Vec<pg_sys::Oid> {
-    unsafe {
-        if list.is_null() {
-            return vec![];
-        }
-        (0..(*list).length as usize).map(|i| (*(*list).elements.add(i)).oid_value).collect()
-    }
-}
 
 /// Index OIDs of our hypothetical indexes anywhere in the plan (sub plans included).
 unsafe fn collect_indexes(p: *mut pg_sys::PlannedStmt, out: &mut Vec<pg_sys::Oid>) {

@@ -10,24 +10,7 @@ pub(super) unsafe fn tag<T>(n: *const T) -> NodeTag {
     unsafe { *(n as *const NodeTag) }
 }
 
-#[inline]
-pub(super) unsafe fn list_len(l: *mut pg_sys::List) -> usize {
-    if l.is_null() {
-        0
-    } else {
-        unsafe { (*l).length.max(0) as usize }
-    }
-}
-
-#[inline]
-pub(super) unsafe fn nth<T>(l: *mut pg_sys::List, i: usize) -> *mut T {
-    unsafe { (*(*l).elements.add(i)).ptr_value as *mut T }
-}
-
-pub(super) unsafe fn list_iter<T>(l: *mut pg_sys::List) -> impl Iterator<Item = *mut T> {
-    let n = unsafe { list_len(l) };
-    (0..n).map(move |i| unsafe { nth::<T>(l, i) })
-}
+pub(super) use crate::pg::list::{iter as list_iter, len as list_len, nth};
 
 /// Strip binary-compatible relabelling and COLLATE.
 pub(super) unsafe fn strip(mut e: *mut pg_sys::Node) -> *mut pg_sys::Node {
