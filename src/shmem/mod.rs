@@ -504,9 +504,6 @@ unsafe fn insert_locked(key: &Key, text: &[u8], cut: bool, encoding: i32, init: 
     unsafe {
         let h = &*HEADER;
         let t = statements();
-        if let Some(found) = t.cached(key) {
-            return Some(found);
-        }
         // The texts first (an eviction round may be needed to make room for them), then the
         // element, so a new element never sits in the table without its text.
         let mut text_span = arena_put(text, cut, Room::CompactAndCut);
