@@ -1,0 +1,209 @@
+//! Job schedules, as plain arithmetic (the groundwork of the scheduler; nothing runs jobs yet).
+//!
+//! A schedule is an interval (`'15 minutes'`, `'30 s'`, `'1 hour'`) or a 5-field cron pattern
+//! (minute, hour, day of month, month, day of week, in UTC; `@hourly`-style nicknames too),
+//! parsed by the `croner` crate with vixie-cron semantics: when both day fields are restricted, a
+//! day matching either one matches. Times are Unix seconds (UTC).
+//!
+//! [`decide`] is the rule a scheduler applies at a tick: run a due job, skip (and say so) a due job
+//! whose previous run is still alive instead of queueing it behind it, and otherwise wait.
+
+use chrono::{DateTime, Utc};
+use croner::parser::{CronParser, Seconds};
+use croner::Cron;
+
+/// When a job runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Schedule {
+    /// Every this many seconds (at least 1), counted from the job's previous start.
+    Every(i64),
+    /// At the times a 5-field cron pattern names.
+    Cron(Box<Cron>),
+}
+
+/// Longest interval accepted: a year.
+const MAX_INTERVAL_S: i64 = 366 * 86_400;
+
+impl Schedule {
+    /// Parse an interval or a cron pattern. The error says what was expected.
+    pub fn parse(text: &str) -> Result<Schedule, String> {
+        let t = text.trim();
+        if t.is_empty() {
+            return Err("an empty schedule".into());
+        }
+        if let Some(secs) = parse_interval(t)? {
+            return Ok(Schedule::Every(secs));
+        }
+        let parser = CronParser::builder().seconds(Seconds::Disallowed).build();
+        parser.parse(t).map(|c| Schedule::Cron(Box::new(c))).map_err(|e| {
+            format!("\"{t}\" is neither an interval (\"15 minutes\") nor a 5-field cron pattern (\"*/5 * * * *\"): {e}")
+        })
+    }
+
+    /// The first time strictly after `after` (Unix seconds) at which the job is due. For an
+    /// interval, `after` is the previous start. None when a cron pattern never matches again.
+    pub fn next_after(&self, after: i64) -> Option<i64> {
+        match self {
+            Schedule::Every(secs) => after.checked_add(*secs),
+            Schedule::Cron(c) => {
+                let t: DateTime<Utc> = DateTime::from_timestamp(after, 0)?;
+                c.find_next_occurrence(&t, false).ok().map(|n| n.timestamp())
+            }
+        }
+    }
+}
+
+/// `N unit` with unit one of second(s)/s/sec, minute(s)/min/m, hour(s)/h, day(s)/d, or a bare
+/// number of seconds. Ok(None): not an interval (maybe a cron pattern).
+fn parse_interval(t: &str) -> Result<Option<i64>, String> {
+    let digits = t.bytes().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 {
+        return Ok(None);
+    }
+    let rest = t[digits..].trim();
+    let unit = match rest.to_ascii_lowercase().as_str() {
+        "" | "s" | "sec" | "secs" | "second" | "seconds" => 1,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60,
+        "h" | "hour" | "hours" => 3_600,
+        "d" | "day" | "days" => 86_400,
+        // Digits then something else: a cron pattern such as "5 * * * *".
+        _ => return Ok(None),
+    };
+    let n: i64 = t[..digits].parse().map_err(|_| format!("\"{t}\": the number is too large"))?;
+    let secs = n.checked_mul(unit).filter(|&s| (1..=MAX_INTERVAL_S).contains(&s));
+    secs.map(Some).ok_or_else(|| format!("\"{t}\": an interval must be between 1 second and 366 days"))
+}
+
+/// What a scheduler does with a job at a tick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Start a run now.
+    Run,
+    /// The job is due but its previous run is still alive: record a skipped run (never queue).
+    Skip,
+    /// Not due yet; look again at this time.
+    WaitUntil(i64),
+    /// Disabled, or a pattern that never matches again.
+    Never,
+}
+
+/// The rule of one tick at `now`: `last_start` is the previous run's start (None: never ran;
+/// the job is then first due at its next time after `created`), `running` whether that run is
+/// still alive.
+pub fn decide(schedule: &Schedule, enabled: bool, created: i64, last_start: Option<i64>, running: bool, now: i64) -> Decision {
+    if !enabled {
+        return Decision::Never;
+    }
+    let Some(due) = schedule.next_after(last_start.unwrap_or(created)) else { return Decision::Never };
+    if due > now {
+        Decision::WaitUntil(due)
+    } else if running {
+        Decision::Skip
+    } else {
+        Decision::Run
+    }
+}
+
+/// The oldest run start a history bounded to `days` keeps at `now`.
+pub fn history_cutoff(now: i64, days: i64) -> i64 {
+    now.saturating_sub(days.max(0).saturating_mul(86_400))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2026-12-01 10:00:00 UTC, a Tuesday.
+    const T0: i64 = 1_796_119_200;
+
+    fn ts(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
+        use chrono::TimeZone;
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap().timestamp()
+    }
+
+    fn next(pattern: &str, after: i64) -> i64 {
+        Schedule::parse(pattern).unwrap().next_after(after).unwrap()
+    }
+
+    #[test]
+    fn the_fixed_instant_is_what_it_says() {
+        assert_eq!(ts(2026, 12, 1, 10, 0), T0);
+    }
+
+    #[test]
+    fn intervals_in_every_unit() {
+        assert_eq!(Schedule::parse("15 minutes"), Ok(Schedule::Every(900)));
+        assert_eq!(Schedule::parse("30 s"), Ok(Schedule::Every(30)));
+        assert_eq!(Schedule::parse("1 hour"), Ok(Schedule::Every(3600)));
+        assert_eq!(Schedule::parse("2 days"), Ok(Schedule::Every(172_800)));
+        assert_eq!(Schedule::parse("45"), Ok(Schedule::Every(45)));
+        assert_eq!(Schedule::parse(" 10 Min "), Ok(Schedule::Every(600)));
+        assert_eq!(Schedule::Every(900).next_after(T0), Some(T0 + 900));
+    }
+
+    #[test]
+    fn bad_schedules_say_what_was_expected() {
+        assert!(Schedule::parse("0 seconds").unwrap_err().contains("between 1 second and 366 days"));
+        assert!(Schedule::parse("400 days").unwrap_err().contains("between 1 second and 366 days"));
+        assert!(Schedule::parse("").unwrap_err().contains("empty"));
+        let e = Schedule::parse("every tuesday").unwrap_err();
+        assert!(e.contains("neither an interval") && e.contains("5-field cron"), "{e}");
+        // Six fields (seconds) are not cron syntax here.
+        assert!(Schedule::parse("0 */5 * * * *").is_err());
+        assert!(Schedule::parse("61 * * * *").is_err());
+    }
+
+    #[test]
+    fn cron_steps_ranges_and_lists() {
+        assert_eq!(next("*/5 * * * *", T0), T0 + 300);
+        assert_eq!(next("*/5 * * * *", T0 + 1), T0 + 300);
+        assert_eq!(next("0 * * * *", T0), T0 + 3600);
+        assert_eq!(next("30 9-17 * * *", T0), ts(2026, 12, 1, 10, 30));
+        assert_eq!(next("30 9-17 * * *", ts(2026, 12, 1, 17, 30)), ts(2026, 12, 2, 9, 30));
+        assert_eq!(next("0 6,18 * * *", T0), ts(2026, 12, 1, 18, 0));
+        assert_eq!(next("15 10 1 1 *", T0), ts(2027, 1, 1, 10, 15));
+        assert_eq!(next("@hourly", T0), T0 + 3600);
+        assert_eq!(next("@daily", T0), ts(2026, 12, 2, 0, 0));
+    }
+
+    #[test]
+    fn days_of_the_week_and_either_day_field() {
+        // Sunday (0 and 7 both name it) after Tuesday 2026-12-01.
+        assert_eq!(next("0 3 * * 0", T0), ts(2026, 12, 6, 3, 0));
+        assert_eq!(next("0 3 * * 7", T0), ts(2026, 12, 6, 3, 0));
+        assert_eq!(next("0 3 * * mon-fri", ts(2026, 12, 4, 4, 0)), ts(2026, 12, 7, 3, 0));
+        // vixie-cron: day of month 15 OR a Monday, whichever comes first.
+        assert_eq!(next("0 0 15 * 1", T0), ts(2026, 12, 7, 0, 0));
+        assert_eq!(next("0 0 15 * 1", ts(2026, 12, 14, 1, 0)), ts(2026, 12, 15, 0, 0));
+    }
+
+    #[test]
+    fn a_due_job_runs_once_and_an_overlapping_one_is_skipped() {
+        let every = Schedule::Every(60);
+        assert_eq!(decide(&every, true, T0, None, false, T0 + 30), Decision::WaitUntil(T0 + 60));
+        assert_eq!(decide(&every, true, T0, None, false, T0 + 60), Decision::Run);
+        assert_eq!(decide(&every, true, T0, Some(T0 + 60), false, T0 + 61), Decision::WaitUntil(T0 + 120));
+        // Due again while the run of T0+60 is still going: skipped, not queued.
+        assert_eq!(decide(&every, true, T0, Some(T0 + 60), true, T0 + 125), Decision::Skip);
+        assert_eq!(decide(&every, false, T0, None, false, T0 + 1000), Decision::Never);
+        // A cron job is first due at its next time after its creation.
+        let hourly = Schedule::parse("0 * * * *").unwrap();
+        assert_eq!(decide(&hourly, true, T0 - 1, None, false, T0), Decision::Run);
+        assert_eq!(decide(&hourly, true, T0, None, false, T0), Decision::WaitUntil(T0 + 3600));
+    }
+
+    #[test]
+    fn a_pattern_that_never_matches_is_never_due() {
+        // February 31st parses, and no time ever matches it.
+        let feb31 = Schedule::parse("0 0 31 2 *").unwrap();
+        assert_eq!(feb31.next_after(T0), None);
+        assert_eq!(decide(&feb31, true, T0, None, false, T0), Decision::Never);
+    }
+
+    #[test]
+    fn history_is_cut_at_whole_days() {
+        assert_eq!(history_cutoff(T0, 7), T0 - 7 * 86_400);
+        assert_eq!(history_cutoff(T0, 0), T0);
+        assert_eq!(history_cutoff(T0, -3), T0);
+    }
+}
