@@ -169,8 +169,6 @@ const TRANCHE: &std::ffi::CStr = c"pg_optimizer";
 
 fn shmem_size() -> usize {
     let header = (std::mem::size_of::<Header>() + 63) & !63;
-    let n = gucs::max_statements() as std::ffi::c_long;
-    let _ = n;
     header + table::size_of::<Statements>(gucs::max_statements()) + gucs::text_memory_bytes() + predicates::shmem_size()
 }
 
