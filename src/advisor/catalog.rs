@@ -33,13 +33,6 @@ fn spi_err(e: pgrx::spi::SpiError) -> String {
     e.to_string()
 }
 
-/// Whether the caller may see `userid`'s statements in full: the views' privacy rule.
-fn visible_to_caller() -> impl Fn(u32) -> bool {
-    let all = crate::pg::can_read_all_stats();
-    let me = unsafe { pg_sys::GetUserId() }.to_u32();
-    move |userid| all || userid == me
-}
-
 /// Statements of this database the caller may read, one per query id (users and nesting levels
 /// merged), with the example of the slowest execution, read from the statement store under the
 /// views' privacy rule. Our own statements are left out (they read only our views and catalogs);
@@ -47,7 +40,7 @@ fn visible_to_caller() -> impl Fn(u32) -> bool {
 /// not used (the normalised text is planned instead, generically).
 pub fn statements() -> Result<Vec<Recorded>, String> {
     let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
-    let visible = visible_to_caller();
+    let visible = crate::pg::visible_to_caller();
     let mut snaps = crate::shmem::snapshot(|k| k.dbid == db && visible(k.userid));
     // By query id; within one, the slowest example first (the one planned).
     let example_ms = |s: &crate::shmem::Snapshot| if s.example.is_empty() { f64::NEG_INFINITY } else { s.counters.example_ms };
@@ -134,7 +127,7 @@ fn classify(op_kind: u8, oprname: &str, negated: bool, type_name: &str, constant
 /// their stored kinds (operator names, types and sort directions from the catalog caches).
 pub fn quals_and_sorts(queryids: &BTreeSet<u64>) -> Result<(Vec<Qual>, Vec<SortKey>), String> {
     let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
-    let visible = visible_to_caller();
+    let visible = crate::pg::visible_to_caller();
     let records = crate::shmem::predicates::snapshot(|k| k.dbid == db && queryids.contains(&k.queryid) && visible(k.userid));
     let mut quals = vec![];
     let mut sorts = vec![];

@@ -8,7 +8,7 @@
 //! superuser or a member of `pg_read_all_stats`. Other databases' entries are never returned:
 //! their OIDs would be read with this database's catalogs.
 
-use super::statements::{can_read_all, require_preloaded, tstz, HIDDEN};
+use super::statements::{require_preloaded, tstz, HIDDEN};
 use crate::error::{OptimizerError, Result};
 use crate::shmem::predicates as store;
 use crate::stats::predicates::*;
@@ -129,15 +129,14 @@ fn predicates_raw() -> Result<TableIterator<'static, (
     name!(last_seen, Option<TimestampWithTimeZone>),
 )>> {
     require_preloaded()?;
-    let all = can_read_all();
-    let me = unsafe { pg_sys::GetUserId() }.to_u32();
+    let may_see = crate::pg::visible_to_caller();
     // This database's entries only: type, relation and operator OIDs mean something only here,
     // and a constant is rendered with this database's output functions.
     let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
     let rows: Vec<_> = store::snapshot(|k| k.dbid == db)
         .into_iter()
         .map(|r| {
-            let visible = all || r.key.userid == me;
+            let visible = may_see(r.key.userid);
             let d = &r.desc;
             let c = &r.counters;
             let f = d.flags;

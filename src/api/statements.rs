@@ -22,15 +22,9 @@ pub(crate) fn require_preloaded() -> Result<()> {
     }
 }
 
-/// Superuser or member of pg_read_all_stats.
-pub(crate) fn can_read_all() -> bool {
-    crate::pg::can_read_all_stats()
-}
-
 fn visible_filter() -> impl Fn(&shmem::Key) -> bool {
-    let all = can_read_all();
-    let me = unsafe { pg_sys::GetUserId() }.to_u32();
-    move |k: &shmem::Key| all || k.userid == me
+    let visible = crate::pg::visible_to_caller();
+    move |k: &shmem::Key| visible(k.userid)
 }
 
 pub(crate) fn tstz(t: i64) -> Option<TimestampWithTimeZone> {
@@ -150,13 +144,12 @@ fn statements_raw() -> Result<TableIterator<'static, (
     name!(example_truncated, bool),
 )>> {
     require_preloaded()?;
-    let all = can_read_all();
-    let me = unsafe { pg_sys::GetUserId() }.to_u32();
+    let visible = crate::pg::visible_to_caller();
     let rows: Vec<_> = shmem::snapshot(|_| true)
         .into_iter()
         .map(|s| {
-            let visible = all || s.key.userid == me;
-            row(s, visible)
+            let v = visible(s.key.userid);
+            row(s, v)
         })
         .collect();
     Ok(TableIterator::new(rows))

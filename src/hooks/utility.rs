@@ -91,12 +91,13 @@ unsafe extern "C-unwind" fn process_utility(
         let mut hypothetical = false;
         // The utility call and then the planner each add one nesting level.
         quietly("opening the hypothetical-index scope", || hypothetical = crate::whatif::open_explain(node, nesting() + 2));
-        if hypothetical {
-            nested_or(|| chain!(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc), || crate::whatif::close_explain());
-            crate::whatif::close_explain();
-        } else {
-            nested(|| chain!(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc));
-        }
+        let close = || {
+            if hypothetical {
+                crate::whatif::close_explain();
+            }
+        };
+        nested_or(|| chain!(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc), close);
+        close();
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         if extension_ddl {
             extension_changed();

@@ -35,11 +35,14 @@ pub(crate) fn statement_start() -> i64 {
     unsafe { unguarded::GetCurrentStatementStartTimestamp() }
 }
 
-/// Superuser or member of pg_read_all_stats: may read every user's statements in full.
-pub fn can_read_all_stats() -> bool {
-    unsafe {
-        pg_sys::superuser() || pg_sys::has_privs_of_role(pg_sys::GetUserId(), pg_sys::Oid::from(pg_sys::ROLE_PG_READ_ALL_STATS))
-    }
+/// The privacy rule of every view over our stores, as a test of an entry's user id: the caller's
+/// own entries, or everyone's for a superuser or a member of pg_read_all_stats.
+pub fn visible_to_caller() -> impl Fn(u32) -> bool {
+    let (all, me) = unsafe {
+        let me = pg_sys::GetUserId();
+        (pg_sys::superuser() || pg_sys::has_privs_of_role(me, pg_sys::Oid::from(pg_sys::ROLE_PG_READ_ALL_STATS)), me.to_u32())
+    };
+    move |userid| all || userid == me
 }
 
 /// PostgreSQL errors reach the user as PostgreSQL raised them, never with a Rust backtrace in

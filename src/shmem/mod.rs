@@ -260,17 +260,6 @@ pub fn extension_epoch() -> *const AtomicU64 {
     }
 }
 
-/// The per-entry text limit in bytes (`pg_optimizer.max_text_bytes` at server start).
-pub fn max_text() -> usize {
-    unsafe {
-        if HEADER.is_null() {
-            0
-        } else {
-            (*HEADER).max_text
-        }
-    }
-}
-
 /// True when the store exists (the library was preloaded).
 #[inline]
 pub fn available() -> bool {

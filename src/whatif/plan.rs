@@ -63,7 +63,7 @@ impl Drop for Prepared {
     }
 }
 
-pub use crate::pg::in_subtransaction;
+use crate::pg::in_subtransaction;
 use crate::pg::identity::{run_as, Role};
 
 unsafe fn new_context(name: &CStr) -> pg_sys::MemoryContext {
