@@ -4,6 +4,7 @@
 
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::prelude::*;
+use std::ffi::CString;
 
 /// Which statements are recorded: `top` (statements issued by clients; default), `all` (also
 /// statements run inside functions and procedures), `none`.
@@ -84,7 +85,28 @@ static ADVISOR_TIME_CALIBRATION: GucSetting<f64> = GucSetting::<f64>::new(10.0);
 /// An index never scanned while watched this many days is advised for dropping. Default 14.
 static ADVISOR_UNUSED_DAYS: GucSetting<i32> = GucSetting::<i32>::new(14);
 
+/// Run the launcher, schedulers and jobs. Default on. Off: the launcher stops every scheduler
+/// (jobs stay in optimizer.jobs); on again starts them. Sighup.
+static SCHEDULER: GucSetting<bool> = GucSetting::<bool>::new(true);
+/// Databases with a scheduler: a comma-separated list of names, or empty (default) for every
+/// database where the extension is installed (found by a short probe of each database that
+/// accepts connections and is not a template). Sighup.
+static DATABASES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// Most jobs running at once per database (each is one background worker). Default 4. Sighup.
+static MAX_RUNNING_JOBS: GucSetting<i32> = GucSetting::<i32>::new(4);
+/// Days of optimizer.job_runs kept. Default 7. Sighup.
+static JOB_HISTORY_DAYS: GucSetting<i32> = GucSetting::<i32>::new(7);
+/// Seconds between snapshots of optimizer.statements into optimizer.statement_history (the
+/// built-in job `statement_history`). Default 300; 0 turns the job off. Sighup.
+static SNAPSHOT_INTERVAL_S: GucSetting<i32> = GucSetting::<i32>::new(300);
+/// Days of optimizer.statement_history kept. Default 7. Sighup.
+static STATEMENT_HISTORY_DAYS: GucSetting<i32> = GucSetting::<i32>::new(7);
+/// The recent window optimizer.statement_trends compares with the older history, seconds.
+/// Default 3600. User-settable.
+static TREND_WINDOW_S: GucSetting<i32> = GucSetting::<i32>::new(3600);
+
 pub fn init() {
+    define_scheduler_gucs();
     GucRegistry::define_bool_guc(
         c"pg_optimizer.hypothetical_explain",
         c"Plain EXPLAIN plans with this session's hypothetical indexes.",
@@ -293,6 +315,95 @@ pub fn init() {
         #[cfg(not(any(feature = "pg13", feature = "pg14")))]
         pg_sys::MarkGUCPrefixReserved(c"pg_optimizer".as_ptr());
     }
+}
+
+fn define_scheduler_gucs() {
+    GucRegistry::define_bool_guc(
+        c"pg_optimizer.scheduler",
+        c"Run the job scheduler (launcher, one scheduler per database, one worker per running job).",
+        c"Off stops the schedulers; jobs stay defined.",
+        &SCHEDULER,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"pg_optimizer.databases",
+        c"Databases with a job scheduler (comma-separated names).",
+        c"Empty: every database where pg_optimizer is installed.",
+        &DATABASES,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_optimizer.max_running_jobs",
+        c"Most jobs running at once per database.",
+        c"Each running job is a background worker: leave room in max_worker_processes.",
+        &MAX_RUNNING_JOBS,
+        1,
+        1000,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_optimizer.job_history_days",
+        c"Days of job runs kept in optimizer.job_runs.",
+        c"",
+        &JOB_HISTORY_DAYS,
+        1,
+        3650,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_optimizer.snapshot_interval",
+        c"Interval between snapshots of optimizer.statements into optimizer.statement_history.",
+        c"0 turns the built-in statement_history job off.",
+        &SNAPSHOT_INTERVAL_S,
+        0,
+        86_400,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"pg_optimizer.statement_history_days",
+        c"Days of optimizer.statement_history kept.",
+        c"",
+        &STATEMENT_HISTORY_DAYS,
+        1,
+        3650,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_optimizer.trend_window",
+        c"Recent window optimizer.statement_trends compares with the older history.",
+        c"",
+        &TREND_WINDOW_S,
+        60,
+        30 * 86_400,
+        GucContext::Userset,
+        GucFlags::UNIT_S,
+    );
+}
+
+pub fn scheduler() -> bool {
+    SCHEDULER.get()
+}
+/// The configured database names (empty: discover).
+pub fn databases() -> Vec<String> {
+    DATABASES
+        .get()
+        .map(|c| c.to_string_lossy().split(',').map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect())
+        .unwrap_or_default()
+}
+pub fn max_running_jobs() -> usize {
+    MAX_RUNNING_JOBS.get().max(1) as usize
+}
+pub fn job_history_days() -> i64 {
+    JOB_HISTORY_DAYS.get() as i64
+}
+pub fn snapshot_interval_s() -> i64 {
+    SNAPSHOT_INTERVAL_S.get() as i64
 }
 
 /// Unchecked reads for the hook path (backend main thread only, like every hook).

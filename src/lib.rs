@@ -12,11 +12,14 @@
 //! - `capture` the executed-plan walk: quals, join clauses, sort keys, estimate errors
 //! - `whatif`  hypothetical indexes: definition, injection into the planner, sizes, costing
 //! - `advisor` the index advisor: catalog reads and the run; its pure logic is the core's
+//! - `scheduler` jobs: their SQL, the execution of one run (as its owner), the runner hand-off
+//! - `workers` the background processes: launcher, one scheduler per database, job runners
 //! - `api`     every SQL function; the views over them are in `src/sql/`
 //!
 //! **Layers only look down** (`scripts/check_layers.py`, run by `make unit`, enforces it):
 //! `pg_optimizer_core` (pure) -> `pg`, `gucs`, `error` (FFI glue, settings, errors) -> `shmem`
-//! (stores) -> `capture` (the plan walk) and `whatif` -> `hooks` -> `advisor` -> `api`. A module
+//! (stores) -> `capture` (the plan walk) and `whatif` -> `hooks` -> `advisor`, `scheduler` ->
+//! `workers` -> `api`. A module
 //! uses only modules of its own layer or below; the hooks own the nesting count and pass depths
 //! down (`pg::nesting` documents the protocol).
 
@@ -32,10 +35,21 @@ pub mod shmem;
 pub use pg_optimizer_core::stats;
 pub mod whatif;
 pub mod advisor;
+pub mod scheduler;
+pub mod workers;
 
 ::pgrx::pg_module_magic!(name, version);
 
-extension_sql_file!("sql/views.sql", name = "views", finalize);
+// Views over the raw functions, then the scheduler's tables, the maintenance actions and the
+// statement history (which reads the views), in that order.
+extension_sql_file!(
+    "sql/views.sql",
+    name = "views",
+    requires = [statements_raw, statements_info_raw, predicates_raw, predicates_info_raw, hypothetical_indexes_raw, reset, reset_predicates]
+);
+extension_sql_file!("sql/scheduler.sql", name = "scheduler", requires = ["views", next_run, run_job, run_in_worker]);
+extension_sql_file!("sql/maintenance.sql", name = "maintenance", requires = ["scheduler"]);
+extension_sql_file!("sql/history.sql", name = "history", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
@@ -51,6 +65,7 @@ pub extern "C-unwind" fn _PG_init() {
     hooks::init();
     capture::init();
     whatif::init();
+    workers::init();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -7,13 +7,15 @@
 //!             eviction order, query-text normalisation, the dump formats
 //! - `hash`    the hash functions (stable FNV-1a for files and index names; a fast word hash)
 //! - `params`  bound parameter values in PostgreSQL's log format, parsed back
-//! - `schedule` job schedules (intervals, 5-field cron), when a job runs or is skipped, history
-//!             bounds: the scheduler's arithmetic (no worker runs jobs yet)
+//! - `schedule` job schedules (clock-aligned intervals, 5-field cron, start windows), when a job
+//!             runs or is skipped, history bounds: the scheduler's arithmetic
+//! - `handoff` the byte layout of commands handed to a job runner and of its per-command results
 //! - `size`    index size estimates (btree, hash, BRIN, GIN) from column statistics
 //! - `advisor` the index advisor's model, candidates, coverage, Extend selection, write cost, drop
 //!             rules, DDL and reasons
 
 pub mod advisor;
+pub mod handoff;
 pub mod hash;
 pub mod params;
 pub mod schedule;

@@ -1,12 +1,18 @@
-//! Job schedules, as plain arithmetic (the groundwork of the scheduler; nothing runs jobs yet).
+//! Job schedules, as plain arithmetic: the scheduler worker (`src/workers/scheduler.rs`) asks
+//! these functions when each job is due.
 //!
 //! A schedule is an interval (`'15 minutes'`, `'30 s'`, `'1 hour'`) or a 5-field cron pattern
 //! (minute, hour, day of month, month, day of week, in UTC; `@hourly`-style nicknames too),
 //! parsed by the `croner` crate with vixie-cron semantics: when both day fields are restricted, a
 //! day matching either one matches. Times are Unix seconds (UTC).
 //!
+//! An interval is aligned to the clock: `'15 minutes'` runs at :00, :15, :30 and :45, `'10 s'` at
+//! every multiple of 10 seconds since the Unix epoch, so runs do not drift with start-up times.
+//! A [`Window`] (`'22:00-06:00'`, UTC) restricts the times a job may start at.
+//!
 //! [`decide`] is the rule a scheduler applies at a tick: run a due job, skip (and say so) a due job
 //! whose previous run is still alive instead of queueing it behind it, and otherwise wait.
+//! [`Clock`] keeps one job's next due time and coalesces occurrences missed while busy.
 
 use chrono::{DateTime, Utc};
 use croner::parser::{CronParser, Seconds};
@@ -15,7 +21,7 @@ use croner::Cron;
 /// When a job runs.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Schedule {
-    /// Every this many seconds (at least 1), counted from the job's previous start.
+    /// Every this many seconds (at least 1), at the multiples of it since the Unix epoch.
     Every(i64),
     /// At the times a 5-field cron pattern names.
     Cron(Box<Cron>),
@@ -40,11 +46,11 @@ impl Schedule {
         })
     }
 
-    /// The first time strictly after `after` (Unix seconds) at which the job is due. For an
-    /// interval, `after` is the previous start. None when a cron pattern never matches again.
+    /// The first time strictly after `after` (Unix seconds) at which the job is due. None when a
+    /// cron pattern never matches again.
     pub fn next_after(&self, after: i64) -> Option<i64> {
         match self {
-            Schedule::Every(secs) => after.checked_add(*secs),
+            Schedule::Every(secs) => after.div_euclid(*secs).checked_add(1)?.checked_mul(*secs),
             Schedule::Cron(c) => {
                 let t: DateTime<Utc> = DateTime::from_timestamp(after, 0)?;
                 c.find_next_occurrence(&t, false).ok().map(|n| n.timestamp())
@@ -72,6 +78,100 @@ fn parse_interval(t: &str) -> Result<Option<i64>, String> {
     let n: i64 = t[..digits].parse().map_err(|_| format!("\"{t}\": the number is too large"))?;
     let secs = n.checked_mul(unit).filter(|&s| (1..=MAX_INTERVAL_S).contains(&s));
     secs.map(Some).ok_or_else(|| format!("\"{t}\": an interval must be between 1 second and 366 days"))
+}
+
+/// Times of day (UTC) a job may start at: `HH:MM-HH:MM`, start inclusive, end exclusive; a
+/// window whose end is before its start wraps past midnight (`22:00-06:00`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Minutes after midnight.
+    start: i64,
+    end: i64,
+}
+
+impl Window {
+    pub fn parse(text: &str) -> Result<Window, String> {
+        let bad = || format!("\"{}\" is not a window of the form HH:MM-HH:MM (UTC), such as 22:00-06:00", text.trim());
+        let (a, b) = text.trim().split_once('-').ok_or_else(bad)?;
+        let minute = |t: &str| -> Option<i64> {
+            let (h, m) = t.trim().split_once(':')?;
+            let (h, m): (i64, i64) = (h.trim().parse().ok()?, m.trim().parse().ok()?);
+            ((0..=24).contains(&h) && (0..60).contains(&m) && h * 60 + m <= 1440).then_some(h * 60 + m)
+        };
+        let (start, end) = (minute(a).ok_or_else(bad)?, minute(b).ok_or_else(bad)?);
+        if start == end {
+            return Err(format!("\"{}\": the window is empty (start and end are equal)", text.trim()));
+        }
+        Ok(Window { start, end })
+    }
+
+    /// Whether a job may start at `t` (Unix seconds).
+    pub fn contains(&self, t: i64) -> bool {
+        let m = t.rem_euclid(86_400) / 60;
+        if self.start < self.end {
+            (self.start..self.end).contains(&m)
+        } else {
+            m >= self.start || m < self.end
+        }
+    }
+
+    /// The next time at or after `t` inside the window.
+    fn next_open(&self, t: i64) -> i64 {
+        if self.contains(t) {
+            return t;
+        }
+        let day = t.div_euclid(86_400) * 86_400;
+        let opens = day + self.start * 60;
+        if opens >= t {
+            opens
+        } else {
+            opens + 86_400
+        }
+    }
+}
+
+/// The first due time strictly after `after` that falls inside `window` (any time when None).
+pub fn next_due(schedule: &Schedule, window: Option<&Window>, after: i64) -> Option<i64> {
+    let mut t = schedule.next_after(after)?;
+    let Some(w) = window else { return Some(t) };
+    // Each step either lands inside the window or jumps to its next opening: a few steps a day.
+    for _ in 0..2_000 {
+        if w.contains(t) {
+            return Some(t);
+        }
+        t = schedule.next_after(w.next_open(t) - 1)?;
+    }
+    None
+}
+
+/// One job's next due time, as the scheduler keeps it between ticks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Clock {
+    pub next: Option<i64>,
+}
+
+impl Clock {
+    /// A job first considered at `since` is first due at its next time after it.
+    pub fn starting(schedule: &Schedule, window: Option<&Window>, since: i64) -> Clock {
+        Clock { next: next_due(schedule, window, since) }
+    }
+
+    /// The occurrence due at `now`, if any, and advance past it. Occurrences missed while the
+    /// scheduler was busy are coalesced into the latest one (a job never runs twice in a row to
+    /// catch up).
+    pub fn take_due(&mut self, schedule: &Schedule, window: Option<&Window>, now: i64) -> Option<i64> {
+        let mut due = self.next.filter(|&n| n <= now)?;
+        let mut steps = 0;
+        while let Some(n) = next_due(schedule, window, due).filter(|&n| n <= now) {
+            due = n;
+            steps += 1;
+            if steps > 100_000 {
+                break;
+            }
+        }
+        self.next = next_due(schedule, window, due);
+        Some(due)
+    }
 }
 
 /// What a scheduler does with a job at a tick.
@@ -139,6 +239,10 @@ mod tests {
         assert_eq!(Schedule::parse("45"), Ok(Schedule::Every(45)));
         assert_eq!(Schedule::parse(" 10 Min "), Ok(Schedule::Every(600)));
         assert_eq!(Schedule::Every(900).next_after(T0), Some(T0 + 900));
+        // Aligned to the clock, not to the previous start.
+        assert_eq!(Schedule::Every(900).next_after(T0 + 7), Some(T0 + 900));
+        assert_eq!(Schedule::Every(10).next_after(T0 + 19), Some(T0 + 20));
+        assert_eq!(Schedule::Every(10).next_after(T0 + 20), Some(T0 + 30));
     }
 
     #[test]
@@ -181,6 +285,7 @@ mod tests {
     fn a_due_job_runs_once_and_an_overlapping_one_is_skipped() {
         let every = Schedule::Every(60);
         assert_eq!(decide(&every, true, T0, None, false, T0 + 30), Decision::WaitUntil(T0 + 60));
+        assert_eq!(decide(&every, true, T0 + 10, None, false, T0 + 30), Decision::WaitUntil(T0 + 60));
         assert_eq!(decide(&every, true, T0, None, false, T0 + 60), Decision::Run);
         assert_eq!(decide(&every, true, T0, Some(T0 + 60), false, T0 + 61), Decision::WaitUntil(T0 + 120));
         // Due again while the run of T0+60 is still going: skipped, not queued.
@@ -198,6 +303,51 @@ mod tests {
         let feb31 = Schedule::parse("0 0 31 2 *").unwrap();
         assert_eq!(feb31.next_after(T0), None);
         assert_eq!(decide(&feb31, true, T0, None, false, T0), Decision::Never);
+    }
+
+    #[test]
+    fn windows_parse_wrap_and_say_what_was_expected() {
+        let night = Window::parse("22:00-06:00").unwrap();
+        assert!(night.contains(ts(2026, 12, 1, 23, 30)) && night.contains(ts(2026, 12, 1, 5, 59)));
+        assert!(!night.contains(ts(2026, 12, 1, 6, 0)) && !night.contains(T0));
+        let office = Window::parse(" 09:30 - 17:00 ").unwrap();
+        assert!(office.contains(ts(2026, 12, 1, 9, 30)) && !office.contains(ts(2026, 12, 1, 17, 0)));
+        assert!(Window::parse("0:00-24:00").unwrap().contains(ts(2026, 12, 1, 23, 59)));
+        for bad in ["", "22-06", "25:00-01:00", "10:60-11:00", "10:00", "10:00-10:00", "a:b-c:d"] {
+            assert!(Window::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Window::parse("10:00").unwrap_err().contains("HH:MM-HH:MM"));
+    }
+
+    #[test]
+    fn due_times_skip_to_the_next_opening_of_the_window() {
+        let every10 = Schedule::Every(10);
+        let night = Window::parse("22:00-06:00").unwrap();
+        // 10:00 is outside: the next due time is 22:00 (a multiple of 10 s).
+        assert_eq!(next_due(&every10, Some(&night), T0), Some(ts(2026, 12, 1, 22, 0)));
+        assert_eq!(next_due(&every10, Some(&night), ts(2026, 12, 1, 22, 0)), Some(ts(2026, 12, 1, 22, 0) + 10));
+        // The last slot before 06:00, then the next night.
+        assert_eq!(next_due(&every10, Some(&night), ts(2026, 12, 2, 5, 59) + 50), Some(ts(2026, 12, 2, 22, 0)));
+        let hourly = Schedule::parse("0 * * * *").unwrap();
+        assert_eq!(next_due(&hourly, Some(&Window::parse("09:30-17:00").unwrap()), ts(2026, 12, 1, 17, 0)), Some(ts(2026, 12, 2, 10, 0)));
+        assert_eq!(next_due(&hourly, None, T0), Some(T0 + 3600));
+    }
+
+    #[test]
+    fn the_clock_runs_each_occurrence_once_and_coalesces_missed_ones() {
+        let every10 = Schedule::Every(10);
+        let mut c = Clock::starting(&every10, None, T0 + 3);
+        assert_eq!(c.next, Some(T0 + 10));
+        assert_eq!(c.take_due(&every10, None, T0 + 9), None);
+        assert_eq!(c.take_due(&every10, None, T0 + 10), Some(T0 + 10));
+        assert_eq!(c.take_due(&every10, None, T0 + 10), None);
+        assert_eq!(c.next, Some(T0 + 20));
+        // The scheduler was busy for 35 s: one run, for the latest occurrence.
+        assert_eq!(c.take_due(&every10, None, T0 + 55), Some(T0 + 50));
+        assert_eq!(c.next, Some(T0 + 60));
+        let feb31 = Schedule::parse("0 0 31 2 *").unwrap();
+        let mut never = Clock::starting(&feb31, None, T0);
+        assert_eq!(never.take_due(&feb31, None, T0 + 10_000_000), None);
     }
 
     #[test]

@@ -4,3 +4,4 @@ pub mod statements;
 pub mod predicates;
 pub mod whatif;
 pub mod advisor;
+pub mod jobs;

@@ -117,6 +117,8 @@ pub(crate) fn extension_changed() {
             (*p).fetch_add(1, Ordering::Relaxed);
         }
         DB.valid = false;
+        // A database may have gained or lost the extension: its scheduler starts or stops.
+        shmem::workers::wake_launcher();
     }
 }
 

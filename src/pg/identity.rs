@@ -123,3 +123,54 @@ pub fn run_as<R>(role: &Role, body: impl FnOnce() -> R) -> Result<R, String> {
         r
     })
 }
+
+/// Become `role` for the rest of this process (a job runner, which exits after its job): the
+/// same identity as [`run_as`] (`SECURITY_RESTRICTED_OPERATION`, the role's search_path with
+/// `pg_temp` last), set at the session level because a job's statements commit on their own and
+/// may refuse to run in a subtransaction (VACUUM). Aborted transactions restore it, since it is
+/// what each later transaction starts with. Call inside a transaction (it reads the catalogs);
+/// [`leave_for_process`] comes back.
+pub fn become_for_process(role: pg_sys::Oid) -> Result<String, Refused> {
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(role, true);
+        if name.is_null() {
+            return Err(Refused::Gone(role.to_u32()));
+        }
+        let name = std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned();
+        let path = role_search_path(role);
+        let path = CString::new(format!("{path}, pg_temp")).unwrap_or_else(|_| CString::from(c"pg_catalog, pg_temp"));
+        set_session(c"search_path", &path);
+        pg_sys::SetUserIdAndSecContext(
+            role,
+            pg_sys::SECURITY_RESTRICTED_OPERATION as i32 | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+        );
+        Ok(name)
+    }
+}
+
+/// Back from [`become_for_process`] to the bootstrap superuser the worker connected as, with
+/// every setting the job's statements made reset and `search_path` pinned to `pg_catalog,
+/// pg_temp`: what runs next (the recording of the run) sees nothing the job left.
+pub fn leave_for_process() {
+    unsafe {
+        pg_sys::SetUserIdAndSecContext(pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID), 0);
+        pg_sys::ResetAllOptions();
+        set_session(c"search_path", c"pg_catalog, pg_temp");
+    }
+}
+
+/// Set a parameter for the session (survives commits), as SET does.
+pub fn set_session(name: &std::ffi::CStr, value: &std::ffi::CStr) {
+    unsafe {
+        pg_sys::set_config_option(
+            name.as_ptr(),
+            value.as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SET,
+            true,
+            0,
+            false,
+        );
+    }
+}

@@ -6,6 +6,7 @@ pub mod identity;
 pub mod list;
 pub mod nesting;
 pub mod text;
+pub mod toplevel;
 #[allow(clashing_extern_declarations)]
 pub(crate) mod unguarded;
 

@@ -50,6 +50,7 @@
 pub mod persist;
 pub mod predicates;
 pub mod table;
+pub mod workers;
 
 use crate::gucs;
 use crate::stats::{self, Counters, Usage};
@@ -170,6 +171,7 @@ const TRANCHE: &std::ffi::CStr = c"pg_optimizer";
 fn shmem_size() -> usize {
     let header = (std::mem::size_of::<Header>() + 63) & !63;
     header + table::size_of::<Statements>(gucs::max_statements()) + gucs::text_memory_bytes() + predicates::shmem_size()
+        + workers::size()
 }
 
 /// Called from `_PG_init` while preloading: ask for shared memory and the lock, and hook startup.
@@ -238,6 +240,7 @@ unsafe extern "C-unwind" fn shmem_startup() {
         }
         statements().attach(&raw mut (*header).statements);
         predicates::attach(&raw mut (*header).predicates);
+        workers::attach();
         pg_sys::LWLockRelease(init_lock);
         HEADER = header;
         // The postmaster (or a single-user backend) owns the file: load now, save at exit.
@@ -257,6 +260,16 @@ pub fn extension_epoch() -> *const AtomicU64 {
         } else {
             &raw const (*HEADER).extension_epoch
         }
+    }
+}
+
+/// The count of extension DDL so far (0 when not preloaded).
+pub fn extension_epoch_value() -> u64 {
+    let p = extension_epoch();
+    if p.is_null() {
+        0
+    } else {
+        unsafe { (*p).load(Ordering::Relaxed) }
     }
 }
 

@@ -1,4 +1,4 @@
--- Views over the functions in src/api/. Loaded last (finalize) by extension_sql_file!.
+-- Views over the functions in src/api/ (loaded after them by extension_sql_file!).
 
 CREATE VIEW @extschema@.statements AS
 SELECT s.userid,

@@ -1,0 +1,19 @@
+//! The runner's entry point: one job run (or `run_in_worker` call), then exit.
+
+use crate::pg::identity;
+use crate::scheduler::{runner, Errand};
+use pgrx::bgworkers::BackgroundWorker;
+use pgrx::prelude::*;
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn pg_optimizer_runner_main(_arg: pg_sys::Datum) {
+    super::start_signals();
+    let Some(errand) = Errand::decode(BackgroundWorker::get_extra()) else {
+        log!("pg_optimizer: a job worker was started with an unreadable errand");
+        return;
+    };
+    BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(errand.db())), None);
+    identity::set_session(c"search_path", c"pg_catalog, pg_temp");
+    runner::run(&errand);
+}
