@@ -2,13 +2,19 @@
 //!
 //! `optimizer.run_in_worker(commands)` runs commands that cannot run inside a function (VACUUM,
 //! REINDEX CONCURRENTLY) at the top level of a background worker, as the calling role, and waits.
-//! The caller writes a [`Request`] at the start of the segment; the runner writes one fixed-size
-//! [`Outcome`] slot per command after it. Both sides check the layout (magic, version, lengths):
-//! a malformed segment is an error, never a read past its end.
+//! The caller writes a [`Request`] into the segment; the runner sets the segment's "taken" word
+//! once it has read the request (a caller that does not wait for the outcome may then let the
+//! segment go), and writes one fixed-size [`Outcome`] slot per command after the request. Both
+//! sides check the layout (magic, version, lengths): a malformed segment is an error, never a
+//! read past its end.
+//!
+//! Layout: taken (u32), reserved (u32), request length (u64), request, padding to 8, slots.
 
 /// "PGOH": pg_optimizer hand-off.
 const MAGIC: u32 = 0x5047_4f48;
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+/// Where the request's length is; the taken word is at 0.
+const HEADER: usize = 16;
 /// Bytes of an error message kept per command.
 pub const MESSAGE_BYTES: usize = 1000;
 /// Bytes of one outcome slot: status, rows, start and end times, message length, message.
@@ -19,6 +25,8 @@ pub const SLOT_BYTES: usize = 4 + 8 + 8 + 8 + 4 + MESSAGE_BYTES;
 pub struct Request {
     /// The role the commands run as (an OID).
     pub role: u32,
+    /// What the run is called in optimizer.job_runs when the caller does not wait.
+    pub label: String,
     /// Per command, milliseconds; 0 = none.
     pub statement_timeout_ms: i64,
     pub lock_timeout_ms: i64,
@@ -75,6 +83,8 @@ impl Request {
         }
         b.extend_from_slice(&self.statement_timeout_ms.to_le_bytes());
         b.extend_from_slice(&self.lock_timeout_ms.to_le_bytes());
+        b.extend_from_slice(&(self.label.len() as u64).to_le_bytes());
+        b.extend_from_slice(self.label.as_bytes());
         for c in &self.commands {
             b.extend_from_slice(&(c.len() as u64).to_le_bytes());
             b.extend_from_slice(c.as_bytes());
@@ -94,19 +104,22 @@ impl Request {
             return Err(format!("segment of {} bytes for a request of {}", seg.len(), self.segment_size()));
         }
         seg.fill(0);
-        seg[..8].copy_from_slice(&(req.len() as u64).to_le_bytes());
-        seg[8..8 + req.len()].copy_from_slice(&req);
+        seg[8..HEADER].copy_from_slice(&(req.len() as u64).to_le_bytes());
+        seg[HEADER..HEADER + req.len()].copy_from_slice(&req);
         Ok(())
     }
 
+    /// Byte offset of the "taken" word (a u32, 0 until the runner has read the request).
+    pub const TAKEN_OFFSET: usize = 0;
+
     /// Read a request written by [`Request::write`].
     pub fn read(seg: &[u8]) -> Result<Request, String> {
-        let mut r = Reader { b: seg, at: 0 };
+        let mut r = Reader { b: seg, at: 8 };
         let len = r.u64()? as usize;
-        if len > seg.len() - 8 {
+        if len > seg.len() - HEADER {
             return Err("request longer than its segment".into());
         }
-        let mut r = Reader { b: &seg[8..8 + len], at: 0 };
+        let mut r = Reader { b: &seg[HEADER..HEADER + len], at: 0 };
         if r.u32()? != MAGIC || r.u32()? != VERSION {
             return Err("not a pg_optimizer hand-off segment of this version".into());
         }
@@ -114,13 +127,15 @@ impl Request {
         let n = r.u32()? as usize;
         let statement_timeout_ms = r.u64()? as i64;
         let lock_timeout_ms = r.u64()? as i64;
+        let l = r.u64()? as usize;
+        let label = String::from_utf8(r.take(l)?.to_vec()).map_err(|_| "the label is not UTF-8".to_string())?;
         let mut commands = Vec::with_capacity(n.min(10_000));
         for _ in 0..n {
             let l = r.u64()? as usize;
             let bytes = r.take(l)?;
             commands.push(String::from_utf8(bytes.to_vec()).map_err(|_| "a command is not UTF-8".to_string())?);
         }
-        let req = Request { role, statement_timeout_ms, lock_timeout_ms, commands };
+        let req = Request { role, label, statement_timeout_ms, lock_timeout_ms, commands };
         if req.segment_size() > seg.len() {
             return Err("segment too short for its outcome slots".into());
         }
@@ -134,7 +149,7 @@ impl Request {
 }
 
 fn outcomes_offset(request_len: usize) -> usize {
-    (8 + request_len + 7) & !7
+    (HEADER + request_len + 7) & !7
 }
 
 impl Outcome {
@@ -191,6 +206,7 @@ mod tests {
     fn req() -> Request {
         Request {
             role: 16384,
+            label: "reindex_bloated".into(),
             statement_timeout_ms: 3_600_000,
             lock_timeout_ms: 10_000,
             commands: vec!["VACUUM public.t".into(), "REINDEX INDEX CONCURRENTLY \"ünï\"".into(), String::new()],
@@ -203,6 +219,7 @@ mod tests {
         let mut seg = vec![0xAAu8; r.segment_size()];
         r.write(&mut seg).unwrap();
         assert_eq!(Request::read(&seg).unwrap(), r);
+        assert_eq!(&seg[Request::TAKEN_OFFSET..Request::TAKEN_OFFSET + 4], &[0, 0, 0, 0]);
         // Fresh slots say "not run".
         let off = r.slot_offset(2);
         assert_eq!(off % 8, 0);
@@ -231,14 +248,14 @@ mod tests {
         r.write(&mut seg).unwrap();
         assert!(Request::read(&seg[..20]).is_err());
         let mut bad = seg.clone();
-        bad[8] ^= 1; // magic
+        bad[HEADER] ^= 1; // magic
         assert!(Request::read(&bad).is_err());
         let mut huge = seg.clone();
-        huge[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+        huge[8..HEADER].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(Request::read(&huge).is_err());
         // A command length beyond the request.
         let mut long = seg.clone();
-        long[8 + 32..8 + 40].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        long[HEADER + 32..HEADER + 40].copy_from_slice(&(1u64 << 40).to_le_bytes());
         assert!(Request::read(&long).is_err());
         assert!(r.write(&mut vec![0u8; 3]).is_err());
         let mut slot = vec![0u8; SLOT_BYTES];

@@ -99,17 +99,31 @@ fn run_job(job_name: &str, wait: default!(bool, false)) -> Result<i64> {
 /// Run commands that cannot run inside a function or a transaction block (VACUUM, REINDEX
 /// CONCURRENTLY, CREATE INDEX CONCURRENTLY) at the top level of a background worker, as the
 /// calling role (under SECURITY_RESTRICTED_OPERATION), one after the other, each under the
-/// timeouts; waits for them and returns one row per command. A failed command does not stop the
-/// next. Cancelling the call stops the worker.
+/// timeouts. A failed command does not stop the next.
+///
+/// `wait => true` (default): returns one row per command with its outcome; cancelling the call
+/// stops the worker. `wait => false`: returns as soon as the worker has the commands, one row per
+/// command with status 'started' and the run id; the run is recorded in `optimizer.job_runs`
+/// under `label`. Use it for CONCURRENTLY commands: they wait for every transaction with an older
+/// snapshot to end, including the caller's, so waiting for them would wait for itself.
 #[pg_extern(volatile, strict, parallel_unsafe)]
 fn run_in_worker(
     commands: Vec<Option<String>>,
     statement_timeout: default!(Interval, "'1 hour'"),
     lock_timeout: default!(Interval, "'10 seconds'"),
+    wait: default!(bool, true),
+    label: default!(&str, "'run_in_worker'"),
 ) -> Result<
     TableIterator<
         'static,
-        (name!(command, String), name!(status, String), name!(rows, i64), name!(message, Option<String>), name!(duration_ms, f64)),
+        (
+            name!(command, String),
+            name!(status, String),
+            name!(rows, Option<i64>),
+            name!(message, Option<String>),
+            name!(duration_ms, Option<f64>),
+            name!(run_id, Option<i64>),
+        ),
     >,
 > {
     require_preloaded()?;
@@ -117,41 +131,73 @@ fn run_in_worker(
     if commands.is_empty() {
         return Ok(TableIterator::new(vec![]));
     }
+    if label.is_empty() || label.len() > MAX_JOB_NAME {
+        return Err(invalid_argument(format!("label must have 1 to {MAX_JOB_NAME} bytes"), "Name the run as a job would be named."));
+    }
     let req = Request {
         role: unsafe { pg_sys::GetUserId() }.to_u32(),
+        label: label.to_string(),
         statement_timeout_ms: interval_ms(&statement_timeout),
         lock_timeout_ms: interval_ms(&lock_timeout),
         commands,
     };
+    let no_worker = |why: String| {
+        ErrorReport::new(PgSqlErrorCode::ERRCODE_INSUFFICIENT_RESOURCES, format!("cannot start a worker: {why}"), "run_in_worker")
+            .set_hint("Raise max_worker_processes (restart needed), or retry when fewer jobs run.")
+    };
+    let internal = |e: String| ErrorReport::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e, "run_in_worker");
     let size = req.segment_size();
-    let outcomes = unsafe {
+    let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    unsafe {
         let seg = pg_sys::dsm_create(size, 0);
-        let bytes = std::slice::from_raw_parts_mut(pg_sys::dsm_segment_address(seg) as *mut u8, size);
-        req.write(bytes).map_err(|e| ErrorReport::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e, "run_in_worker"))?;
-        let errand = Errand::Commands { db: pg_sys::MyDatabaseId.to_u32(), handle: pg_sys::dsm_segment_handle(seg) };
-        scheduler::run_and_wait(&errand, "run_in_worker").map_err(|why| {
-            ErrorReport::new(PgSqlErrorCode::ERRCODE_INSUFFICIENT_RESOURCES, format!("cannot start a worker: {why}"), "run_in_worker")
-                .set_hint("Raise max_worker_processes (restart needed), or retry when fewer jobs run.")
-        })?;
-        let out: Vec<Outcome> = (0..req.commands.len())
+        let base = pg_sys::dsm_segment_address(seg) as *mut u8;
+        let bytes = std::slice::from_raw_parts_mut(base, size);
+        req.write(bytes).map_err(internal)?;
+        let handle = pg_sys::dsm_segment_handle(seg);
+        if !wait {
+            let run_id = Spi::get_one::<i64>("SELECT pg_catalog.nextval('optimizer.job_runs_run_id_seq')")
+                .map_err(|e| internal(e.to_string()))?
+                .unwrap_or(0);
+            let worker = scheduler::start_runner(&Errand::Commands { db, handle, run_id: Some(run_id) }, label).map_err(no_worker)?;
+            // Wait only until the worker holds the request (the segment goes with this call).
+            let taken = &*(base.add(Request::TAKEN_OFFSET) as *const std::sync::atomic::AtomicU32);
+            while taken.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                if matches!(worker.pid(), Err(pgrx::bgworkers::BackgroundWorkerStatus::Stopped)) {
+                    return Err(internal("the worker exited before it took the commands (see the server log)".into()));
+                }
+                pg_sys::WaitLatch(
+                    pg_sys::MyLatch,
+                    (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
+                    10,
+                    pg_sys::PG_WAIT_EXTENSION,
+                );
+                pg_sys::ResetLatch(pg_sys::MyLatch);
+                pg_sys::check_for_interrupts!();
+            }
+            let msg = format!("running as run {run_id}: see optimizer.job_runs");
+            let rows: Vec<_> =
+                req.commands.into_iter().map(|c| (c, "started".to_string(), None, Some(msg.clone()), None, Some(run_id))).collect();
+            return Ok(TableIterator::new(rows));
+        }
+        scheduler::run_and_wait(&Errand::Commands { db, handle, run_id: None }, label).map_err(no_worker)?;
+        let outcomes: Vec<Outcome> = (0..req.commands.len())
             .map(|i| {
                 let off = req.slot_offset(i);
                 Outcome::read(&bytes[off..off + SLOT_BYTES])
             })
             .collect::<std::result::Result<_, _>>()
-            .map_err(|e| ErrorReport::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e, "run_in_worker"))?;
+            .map_err(internal)?;
         pg_sys::dsm_detach(seg);
-        out
-    };
-    let rows: Vec<_> = req
-        .commands
-        .into_iter()
-        .zip(outcomes)
-        .map(|(c, o)| {
-            let ms = if o.ended > o.started { (o.ended - o.started) as f64 / 1000.0 } else { 0.0 };
-            let message = (!o.message.is_empty()).then_some(o.message);
-            (c, o.status.as_str().to_string(), o.rows, message, ms)
-        })
-        .collect();
-    Ok(TableIterator::new(rows))
+        let rows: Vec<_> = req
+            .commands
+            .into_iter()
+            .zip(outcomes)
+            .map(|(c, o)| {
+                let ms = if o.ended > o.started { (o.ended - o.started) as f64 / 1000.0 } else { 0.0 };
+                let message = (!o.message.is_empty()).then_some(o.message);
+                (c, o.status.as_str().to_string(), Some(o.rows), message, Some(ms), None)
+            })
+            .collect();
+        Ok(TableIterator::new(rows))
+    }
 }

@@ -239,6 +239,16 @@ pub fn claim_manual(run_id: i64, job: &str) -> Result<Option<RunSpec>, String> {
     Ok(Some(spec))
 }
 
+/// Runner, `run_in_worker(..., wait => false)`: write its own `running` row.
+pub fn claim_detached(run_id: i64, label: &str, role: pg_sys::Oid) -> Result<(), String> {
+    Spi::run_with_args(
+        "INSERT INTO optimizer.job_runs (run_id, job, scheduled_at, started_at, status, owner, source, pid)
+         VALUES ($1, $2, pg_catalog.now(), pg_catalog.clock_timestamp(), 'running', $3::regrole, 'run_in_worker', pg_catalog.pg_backend_pid())",
+        &[run_id.into(), label.into(), role.into()],
+    )
+    .map_err(spi_err)
+}
+
 /// Runner: the outcome.
 pub fn finish(run_id: i64, status: &str, rows: Option<i64>, message: Option<&str>) -> Result<(), String> {
     Spi::run_with_args(

@@ -28,8 +28,9 @@ pub enum Errand {
     Scheduled { db: u32, run_id: i64 },
     /// `optimizer.run_job(name)`: the runner writes its row (run id allocated by the caller).
     Manual { db: u32, run_id: i64, job: String },
-    /// `optimizer.run_in_worker(...)`: commands in a DSM segment.
-    Commands { db: u32, handle: u32 },
+    /// `optimizer.run_in_worker(...)`: commands in a DSM segment; with a run id, the caller does
+    /// not wait and the runner records the run in `optimizer.job_runs` itself.
+    Commands { db: u32, handle: u32, run_id: Option<i64> },
 }
 
 impl Errand {
@@ -37,7 +38,8 @@ impl Errand {
         match self {
             Errand::Scheduled { db, run_id } => format!("S {db} {run_id}"),
             Errand::Manual { db, run_id, job } => format!("M {db} {run_id} {job}"),
-            Errand::Commands { db, handle } => format!("C {db} {handle}"),
+            Errand::Commands { db, handle, run_id: None } => format!("C {db} {handle}"),
+            Errand::Commands { db, handle, run_id: Some(r) } => format!("D {db} {handle} {r}"),
         }
     }
 
@@ -49,7 +51,8 @@ impl Errand {
         Some(match kind {
             "S" => Errand::Scheduled { db, run_id: n.parse().ok()? },
             "M" => Errand::Manual { db, run_id: n.parse().ok()?, job: it.next()?.to_string() },
-            "C" => Errand::Commands { db, handle: n.parse().ok()? },
+            "C" => Errand::Commands { db, handle: n.parse().ok()?, run_id: None },
+            "D" => Errand::Commands { db, handle: n.parse().ok()?, run_id: Some(it.next()?.parse().ok()?) },
             _ => return None,
         })
     }
@@ -117,7 +120,8 @@ mod tests {
         for e in [
             Errand::Scheduled { db: 5, run_id: 42 },
             Errand::Manual { db: 16384, run_id: 7, job: "nightly vacuum".into() },
-            Errand::Commands { db: 1, handle: 4_000_000_000 },
+            Errand::Commands { db: 1, handle: 4_000_000_000, run_id: None },
+            Errand::Commands { db: 1, handle: 7, run_id: Some(99) },
         ] {
             assert!(e.encode().len() <= 128 - super::MAX_JOB_NAME + 96);
             assert_eq!(Errand::decode(&e.encode()), Some(e));

@@ -105,7 +105,7 @@ pub fn run(errand: &Errand) {
     match errand {
         Errand::Scheduled { run_id, .. } => run_job(*run_id, None),
         Errand::Manual { run_id, job, .. } => run_job(*run_id, Some(job)),
-        Errand::Commands { handle, .. } => run_commands(*handle),
+        Errand::Commands { handle, run_id, .. } => run_commands(*handle, *run_id),
     }
 }
 
@@ -150,8 +150,9 @@ fn run_job(run_id: i64, manual: Option<&str>) {
     }
 }
 
-/// `run_in_worker`: run each command of the segment, write each outcome into it.
-fn run_commands(handle: u32) {
+/// `run_in_worker`: run each command of the segment, write each outcome into it; when the caller
+/// does not wait (`run_id`), also record the run in `optimizer.job_runs`.
+fn run_commands(handle: u32, run_id: Option<i64>) {
     unsafe {
         if pg_sys::CurrentResourceOwner.is_null() {
             pg_sys::CurrentResourceOwner = pg_sys::ResourceOwnerCreate(std::ptr::null_mut(), c"pg_optimizer job".as_ptr());
@@ -172,7 +173,14 @@ fn run_commands(handle: u32) {
                 return;
             }
         };
-        set_application_name("run_in_worker");
+        // The request is ours now: a caller that does not wait may let the segment go.
+        (*(base.add(Request::TAKEN_OFFSET) as *const std::sync::atomic::AtomicU32)).store(1, std::sync::atomic::Ordering::Release);
+        set_application_name(&req.label);
+        if let Some(id) = run_id {
+            txn("starting a run_in_worker run", || jobs::claim_detached(id, &req.label, pg_sys::Oid::from(req.role)));
+        }
+        let mut summary: Vec<String> = vec![];
+        let (mut worst, mut total_rows) = (Status::Succeeded, 0i64);
         let became = txn("switching to the caller's role", || {
             Ok(identity::become_for_process(pg_sys::Oid::from(req.role)).map_err(|e| e.to_string()))
         });
@@ -182,6 +190,13 @@ fn run_commands(handle: u32) {
                 Some(Ok(_)) => execute(command, req.statement_timeout_ms, req.lock_timeout_ms),
                 _ => Ended { status: Status::NotRun, rows: 0, message: Some("the calling role could not be resolved".into()) },
             };
+            total_rows += ended.rows;
+            if ended.status != Status::Succeeded {
+                summary.push(format!("{command}: {}{}", ended.status.as_str(), ended.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()));
+                if worst == Status::Succeeded || ended.status == Status::TimedOut {
+                    worst = ended.status;
+                }
+            }
             let off = req.slot_offset(i);
             Outcome {
                 status: ended.status,
@@ -193,5 +208,14 @@ fn run_commands(handle: u32) {
             .write(&mut bytes[off..off + SLOT_BYTES]);
         }
         identity::leave_for_process();
+        if let Some(id) = run_id {
+            let n = req.commands.len();
+            let message = if summary.is_empty() {
+                format!("{n} command(s) succeeded")
+            } else {
+                format!("{} of {n} command(s) did not succeed; {}", summary.len(), summary.join("; "))
+            };
+            txn("recording a run_in_worker run", || jobs::finish(id, worst.as_str(), Some(total_rows), Some(&message)));
+        }
     }
 }

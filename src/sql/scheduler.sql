@@ -24,7 +24,7 @@ COMMENT ON TABLE @extschema@.jobs IS 'pg_optimizer jobs: what runs when, as whom
 CREATE TABLE @extschema@.job_runs (
     run_id bigserial PRIMARY KEY,
     job text NOT NULL,
-    source text NOT NULL DEFAULT 'schedule' CHECK (source IN ('schedule', 'run_job')),
+    source text NOT NULL DEFAULT 'schedule' CHECK (source IN ('schedule', 'run_job', 'run_in_worker')),
     -- when it was due (run_job: when it was asked for); lateness = started_at - scheduled_at
     scheduled_at timestamptz NOT NULL,
     started_at timestamptz,

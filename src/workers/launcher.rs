@@ -21,6 +21,7 @@ const DDL_PROBE_EVERY_S: f64 = 2.0;
 /// A scheduler that ran this long before it exited starts its back-off afresh.
 const HEALTHY_RUN_S: f64 = 600.0;
 const MAX_BACKOFF_S: f64 = 300.0;
+const NO_SLOT_RETRY_S: f64 = 2.0;
 
 struct Db {
     name: String,
@@ -152,15 +153,15 @@ fn tend(oid: u32, db: &mut Db, now: f64, recent_ddl: bool) {
             db.starved = false;
         }
         Err(_) => {
-            db.failures += 1;
-            let backoff = (5.0 * 2f64.powi(db.failures.min(10) as i32 - 1)).min(MAX_BACKOFF_S);
+            // Registering is cheap and a slot can free up any moment: retry soon, log once.
+            let backoff = NO_SLOT_RETRY_S;
             db.retry_at = now + backoff;
             if !db.starved {
                 db.starved = true;
                 ErrorReport::new(
                     PgSqlErrorCode::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
                     format!(
-                        "pg_optimizer: cannot start the scheduler of database \"{}\": {}; retrying (next in {backoff} s)",
+                        "pg_optimizer: cannot start the scheduler of database \"{}\": {}; retrying every {backoff} s",
                         db.name,
                         crate::scheduler::no_slot_message()
                     ),

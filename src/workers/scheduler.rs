@@ -199,7 +199,9 @@ pub extern "C-unwind" fn pg_optimizer_scheduler_main(arg: pg_sys::Datum) {
         }
         let ms = ((next_wake - now_s()) * 1000.0).ceil() as i64;
         if wait(ms.max(1)) {
+            // Reloaded: the history bound or the snapshot interval may have changed.
             txn("syncing the statement_history job", || jobs::sync_snapshot_job(gucs::snapshot_interval_s()));
+            pruned_at = f64::MIN;
         }
     }
 }
