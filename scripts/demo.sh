@@ -68,8 +68,30 @@ echo "==> index advice for this workload (optimizer.index_advice_report()):"
 echo "==> what-if: the planner with a hypothetical index (optimizer.explain_with):"
 "${PSQL[@]}" -d demo -P pager=off -c "SELECT round(total_without::numeric) AS cost_without, round(total_with::numeric) AS cost_with, used FROM optimizer.explain_with('SELECT count(*), avg(abalance) FROM pgbench_accounts WHERE bid = 3', ARRAY['CREATE INDEX ON pgbench_accounts (bid) INCLUDE (abalance)'])"
 
+echo "==> the built-in maintenance actions, dry run (what they would do, and why):"
+"${PSQL[@]}" -d demo -P pager=off -c "SELECT 'analyze_stale' AS action, relation, reason FROM optimizer.analyze_stale(dry_run => true) UNION ALL SELECT 'vacuum_needed', relation, reason FROM optimizer.vacuum_needed(dry_run => true, min_dead_rows => 10) UNION ALL SELECT 'reindex_bloated', relation, reason FROM optimizer.reindex_bloated(dry_run => true, min_bloat_bytes => 0)"
+echo "==> scheduling them as jobs (optimizer.schedule), then running each once now (optimizer.run_job):"
+"${PSQL[@]}" -d demo -P pager=off <<'SQL'
+SELECT name, schedule, run_window, owner FROM (
+  SELECT (optimizer.schedule('analyze_stale',    '15 minutes', 'SELECT * FROM optimizer.analyze_stale()')).*
+  UNION ALL
+  SELECT (optimizer.schedule('vacuum_needed',    '1 hour',     'SELECT * FROM optimizer.vacuum_needed(min_dead_rows => 10)')).*
+  UNION ALL
+  SELECT (optimizer.schedule('reindex_bloated',  '30 3 * * *', 'SELECT * FROM optimizer.reindex_bloated()', run_window => '01:00-05:00')).*
+  UNION ALL
+  SELECT (optimizer.schedule('refresh_matviews', '10 minutes', 'SELECT * FROM optimizer.refresh_matviews()')).*) j;
+SQL
+for job in analyze_stale vacuum_needed reindex_bloated refresh_matviews statement_history statement_history; do
+    "${PSQL[@]}" -d demo -At -c "SELECT optimizer.run_job('$job', wait => true)" >/dev/null
+done
+"${PSQL[@]}" -d demo -P pager=off -c "SELECT run_id, job, source, status, rows, round(extract(epoch FROM ended_at - started_at) * 1000) AS ms, message FROM optimizer.job_runs ORDER BY run_id"
+"${PSQL[@]}" -d demo -P pager=off -c "SELECT name, schedule, next_run, last_status, last_duration FROM optimizer.job_status ORDER BY name"
+echo "==> statement history (two snapshots just taken): optimizer.statement_trends"
+"${PSQL[@]}" -d demo -P pager=off -c "SELECT left(query, 50) AS query, calls_now, round(mean_ms_now::numeric, 3) AS mean_ms_now, trend FROM optimizer.statement_trends ORDER BY calls_now DESC LIMIT 5"
+
 cat <<EOT
-The demo cluster is still running.
+The demo cluster is still running; its scheduler runs the jobs above on their schedules
+(SELECT * FROM optimizer.job_runs ORDER BY run_id DESC).
   connect:  psql -h $SOCK_DIR -p $PORT -U postgres demo
   stop:     make demo-stop
 EOT

@@ -61,6 +61,8 @@ fn execute(sql: &str, timeout_ms: i64, lock_timeout_ms: i64) -> Ended {
     };
     let lock = CString::new(format!("{}ms", lock_timeout_ms.max(0))).unwrap();
     identity::set_session(c"lock_timeout", &lock);
+    // The job's statements are workload: recorded like any client's.
+    identity::set_session(c"pg_optimizer.enabled", c"on");
     let (holdoff, cancel_holdoff) = unsafe { (pg_sys::InterruptHoldoffCount, pg_sys::QueryCancelHoldoffCount) };
     toplevel::arm_timeout(timeout_ms);
     let r = PgTryBuilder::new(|| Ok(unsafe { toplevel::execute(&text) }))
@@ -144,6 +146,7 @@ fn run_job(run_id: i64, manual: Option<&str>) {
         None => Ended { status: Status::Failed, rows: 0, message: Some("not run: its owner could not be resolved".into()) },
     };
     identity::leave_for_process();
+    identity::set_session(c"pg_optimizer.enabled", c"off");
     let status = ended.status.as_str();
     if txn("recording a job run", || jobs::finish(run_id, status, Some(ended.rows), ended.message.as_deref())).is_none() {
         log!("pg_optimizer: job \"{}\" run {run_id} ended ({status}) but could not be recorded", spec.job);
@@ -208,6 +211,7 @@ fn run_commands(handle: u32, run_id: Option<i64>) {
             .write(&mut bytes[off..off + SLOT_BYTES]);
         }
         identity::leave_for_process();
+        identity::set_session(c"pg_optimizer.enabled", c"off");
         if let Some(id) = run_id {
             let n = req.commands.len();
             let message = if summary.is_empty() {

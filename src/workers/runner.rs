@@ -15,5 +15,7 @@ pub extern "C-unwind" fn pg_optimizer_runner_main(_arg: pg_sys::Datum) {
     };
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(errand.db())), None);
     identity::set_session(c"search_path", c"pg_catalog, pg_temp");
+    // Our bookkeeping is not workload (the job's own statements are recorded: see runner::execute).
+    identity::set_session(c"pg_optimizer.enabled", c"off");
     runner::run(&errand);
 }

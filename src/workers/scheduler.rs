@@ -53,6 +53,8 @@ pub extern "C-unwind" fn pg_optimizer_scheduler_main(arg: pg_sys::Datum) {
     }
     identity::set_session(c"search_path", c"pg_catalog, pg_temp");
     identity::set_session(c"application_name", c"pg_optimizer scheduler");
+    // The scheduler's own queries are bookkeeping, not workload: not recorded.
+    identity::set_session(c"pg_optimizer.enabled", c"off");
     // The launcher never runs on a standby; a scheduler still refuses to act during recovery.
     while unsafe { pg_sys::RecoveryInProgress() } {
         wait(5_000);

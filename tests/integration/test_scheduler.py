@@ -88,6 +88,11 @@ def test_a_job_runs_on_its_schedule_within_two_seconds(sc):
     ok = [r for r in done if r[1] == "succeeded"]
     assert int(c.value("SELECT count(*) FROM ticks", db="app")) >= len(ok)
     assert len({r[4] for r in done}) == len(done), "one run per due time"
+    # The job's statement is workload and recorded; the scheduler's and runners' bookkeeping is not.
+    assert int(c.value("SELECT coalesce(sum(calls), 0) FROM optimizer.statements WHERE query = 'INSERT INTO ticks DEFAULT VALUES'",
+                       db="app")) >= len(ok)
+    assert c.value("SELECT count(*) FROM optimizer.statements WHERE query LIKE '%FROM optimizer.jobs WHERE database%' "
+                   "OR query LIKE 'UPDATE optimizer.job_runs%' OR query LIKE 'INSERT INTO optimizer.job_runs%'", db="app") == "0"
 
 
 def test_next_run_knows_intervals_cron_and_windows(sc):
