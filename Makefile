@@ -6,7 +6,7 @@ SHELL := /bin/bash
 PGDATA_TEST ?= /tmp/pg_optimizer-pgtest
 RUNAS := $(shell [ "$$(id -u)" = 0 ] && echo "--runas postgres")
 
-.PHONY: demo test prereqs unit pgtest install regress integration fuzz-ci fuzz bench bench-advisor demo-stop clean
+.PHONY: demo test prereqs unit pgtest install regress integration fuzz-ci fuzz bench bench-advisor bench-scheduler demo-stop clean
 
 prereqs:
 	scripts/prereqs.sh
@@ -54,6 +54,13 @@ bench:
 	WITH_PEERS=1 scripts/prereqs.sh
 	PROFILE=release scripts/install.sh
 	bench/overhead.sh
+
+# The job scheduler against pg_cron: start lateness of 100 jobs every minute (and every 10 s where
+# both support it), 5 minutes idle then 5 under pgbench, each system in turn (~25 min).
+bench-scheduler:
+	WITH_PEERS=1 scripts/prereqs.sh
+	PROFILE=release scripts/install.sh
+	bench/scheduler.sh
 
 # The index advisor against pg_qualstats and a single-column HypoPG advisor on TPC-H SF 1 (~16 min).
 bench-advisor:

@@ -41,7 +41,7 @@ PARALLEL_ABORT = {"57P01", "55000"}
 # A new backend finds the library missing while scripts/install.sh replaces it.
 REINSTALL = 'could not access file "$libdir/pg_optimizer"'
 
-BENIGN_OURS = re.compile(r"^pg_optimizer: (saved|loaded) ")
+BENIGN_OURS = re.compile(r"^pg_optimizer: (saved|loaded|launcher started) ")
 
 
 def read_log(log_dir):

@@ -788,23 +788,31 @@ COMMENT ON FUNCTION @extschema@.reindex_bloated(boolean, real, bigint, bigint) I
 -- ---------------------------------------------------------------------------------------------
 -- Materialized views to keep refreshed.
 --
--- Anyone may read the list; it is changed only through register_matview / unregister_matview,
--- which check that the caller owns the materialized view (REFRESH needs ownership in 15).
--- They are SECURITY DEFINER to write the table, so "the caller" is the role of the session:
--- the role set with SET ROLE, else the session user. (Called from another SECURITY DEFINER
--- function, it is still the session's role that counts, never that function's owner.)
+-- Anyone may read the list. A role registers (and unregisters) the materialized views it may
+-- refresh (REFRESH needs ownership in 15); whoever registered a view that was dropped since may
+-- unregister it. Row-level security enforces this for direct INSERT and DELETE too, and the
+-- functions run with the caller's rights: the caller is always the current role, also inside a
+-- job, whose worker's session user is the bootstrap superuser.
 
 CREATE TABLE @extschema@.matviews (
     matview       regclass    PRIMARY KEY,
     registered_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    registered_by regrole     NOT NULL DEFAULT CURRENT_USER::regrole
+    registered_by regrole     NOT NULL DEFAULT (CURRENT_USER::text::regrole)
 );
 
 COMMENT ON TABLE @extschema@.matviews IS
   'Materialized views refreshed by refresh_matviews(). Change it with register_matview() and unregister_matview().';
 
+ALTER TABLE @extschema@.matviews ENABLE ROW LEVEL SECURITY;
+CREATE POLICY matviews_read ON @extschema@.matviews FOR SELECT USING (true);
+CREATE POLICY matviews_register ON @extschema@.matviews FOR INSERT
+    WITH CHECK (pg_catalog.pg_get_userbyid(registered_by) = CURRENT_USER
+                AND coalesce(@extschema@.may_maintain(matview, 'refresh'), false));
+CREATE POLICY matviews_unregister ON @extschema@.matviews FOR DELETE
+    USING (coalesce(@extschema@.may_maintain(matview, 'refresh'), false)
+           OR pg_catalog.pg_has_role(registered_by, 'USAGE'));
 REVOKE ALL ON TABLE @extschema@.matviews FROM PUBLIC;
-GRANT SELECT ON TABLE @extschema@.matviews TO PUBLIC;
+GRANT SELECT, INSERT, DELETE ON TABLE @extschema@.matviews TO PUBLIC;
 
 -- Registrations are user data: keep them in pg_dump output.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.matviews', '');
@@ -813,13 +821,10 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.matviews', '');
 CREATE FUNCTION @extschema@.register_matview(matview regclass)
 RETURNS void
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE    -- STRICT: registering NULL does nothing
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    caller name := CASE WHEN pg_catalog.current_setting('role') = 'none' THEN SESSION_USER
-                        ELSE pg_catalog.current_setting('role')::name END;
-    kind   "char";
+    kind "char";
 BEGIN
     SELECT c.relkind INTO kind FROM pg_catalog.pg_class c WHERE c.oid = register_matview.matview;
     IF kind IS DISTINCT FROM 'm' THEN
@@ -827,7 +832,7 @@ BEGIN
               USING ERRCODE = 'wrong_object_type',
                     HINT = 'Only materialized views can be registered; refresh_matviews() refreshes them.';
     END IF;
-    IF NOT @extschema@.may_maintain(register_matview.matview, 'refresh', caller) THEN
+    IF NOT @extschema@.may_maintain(register_matview.matview, 'refresh') THEN
         RAISE EXCEPTION 'permission denied to register materialized view %', register_matview.matview
               USING ERRCODE = 'insufficient_privilege',
                     HINT = pg_catalog.format('Only the owner of the materialized view (or a member of role %s) or a superuser may register it.',
@@ -835,7 +840,7 @@ BEGIN
     END IF;
 
     INSERT INTO @extschema@.matviews AS m (matview, registered_by)
-    VALUES (register_matview.matview, (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = caller)::regrole)
+    VALUES (register_matview.matview, CURRENT_USER::text::regrole)
     ON CONFLICT ON CONSTRAINT matviews_pkey DO NOTHING;
     IF NOT FOUND THEN
         RAISE NOTICE 'materialized view % is already registered', register_matview.matview;
@@ -850,13 +855,10 @@ COMMENT ON FUNCTION @extschema@.register_matview(regclass) IS
 CREATE FUNCTION @extschema@.unregister_matview(matview regclass)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE    -- STRICT: NULL in, NULL out
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    caller name := CASE WHEN pg_catalog.current_setting('role') = 'none' THEN SESSION_USER
-                        ELSE pg_catalog.current_setting('role')::name END;
-    reg    regrole;
+    reg regrole;
 BEGIN
     SELECT m.registered_by INTO reg FROM @extschema@.matviews m WHERE m.matview = unregister_matview.matview;
     IF NOT FOUND THEN
@@ -865,12 +867,12 @@ BEGIN
     -- An existing view: its owner may unregister it. A dropped one (regclass leaves no
     -- dependency, so the entry outlives it): whoever registered it.
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = unregister_matview.matview)
-       THEN IF NOT @extschema@.may_maintain(unregister_matview.matview, 'refresh', caller) THEN
+       THEN IF NOT @extschema@.may_maintain(unregister_matview.matview, 'refresh') THEN
                 RAISE EXCEPTION 'permission denied to unregister materialized view %', unregister_matview.matview
                       USING ERRCODE = 'insufficient_privilege',
                             HINT = 'Only the owner of the materialized view or a superuser may unregister it.';
             END IF;
-       ELSE IF NOT pg_catalog.pg_has_role(caller, reg, 'USAGE') THEN
+       ELSE IF NOT pg_catalog.pg_has_role(reg, 'USAGE') THEN
                 RAISE EXCEPTION 'permission denied to unregister dropped materialized view %', unregister_matview.matview::oid
                       USING ERRCODE = 'insufficient_privilege',
                             HINT = pg_catalog.format('Only %s, who registered it, or a superuser may unregister it.', reg);

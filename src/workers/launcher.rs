@@ -22,6 +22,9 @@ const DDL_PROBE_EVERY_S: f64 = 2.0;
 const HEALTHY_RUN_S: f64 = 600.0;
 const MAX_BACKOFF_S: f64 = 300.0;
 const NO_SLOT_RETRY_S: f64 = 2.0;
+/// Exit code on SIGTERM: 1, so that the postmaster starts the launcher again (after its restart
+/// time) when it was terminated on its own, not in a shutdown.
+const EXIT_CODE: i32 = 1;
 
 struct Db {
     name: String,
@@ -39,9 +42,14 @@ struct Db {
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn pg_optimizer_launcher_main(_arg: pg_sys::Datum) {
-    super::start_signals();
+    super::start_signals(true);
     BackgroundWorker::connect_worker_to_spi(None, None);
     shared::set_launcher(unsafe { pg_sys::MyProc });
+    let named = gucs::databases();
+    log!(
+        "pg_optimizer: launcher started (databases: {})",
+        if named.is_empty() { "every one with the extension".to_string() } else { named.join(", ") }
+    );
     unsafe { pg_sys::before_shmem_exit(Some(forget_launcher), pg_sys::Datum::from(0)) };
     let mut dbs: HashMap<u32, Db> = HashMap::new();
     let mut epoch = crate::shmem::extension_epoch_value();
@@ -62,7 +70,7 @@ pub extern "C-unwind" fn pg_optimizer_launcher_main(_arg: pg_sys::Datum) {
                 }
             }
             dbs.clear();
-            super::wait(5_000);
+            super::wait(5_000, EXIT_CODE);
             continue;
         }
         if now - listed_at >= 10.0 || ddl_at == now {
@@ -95,7 +103,7 @@ pub extern "C-unwind" fn pg_optimizer_launcher_main(_arg: pg_sys::Datum) {
         for (oid, db) in dbs.iter_mut() {
             tend(*oid, db, now, recent_ddl);
         }
-        super::wait(1_000);
+        super::wait(1_000, EXIT_CODE);
     }
 }
 

@@ -8,7 +8,7 @@ use pgrx::prelude::*;
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn pg_optimizer_runner_main(_arg: pg_sys::Datum) {
-    super::start_signals();
+    super::start_signals(false);
     let Some(errand) = Errand::decode(BackgroundWorker::get_extra()) else {
         log!("pg_optimizer: a job worker was started with an unreadable errand");
         return;

@@ -34,7 +34,6 @@ struct Pending {
     run_id: i64,
     job: String,
     since: f64,
-    logged: bool,
 }
 
 static mut SLOT: usize = 0;
@@ -42,7 +41,7 @@ static mut SLOT: usize = 0;
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn pg_optimizer_scheduler_main(arg: pg_sys::Datum) {
-    super::start_signals();
+    super::start_signals(true);
     let slot = arg.value().min(shared::MAX_DATABASES - 1);
     let Ok(dboid) = BackgroundWorker::get_extra().parse::<u32>() else { return };
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(dboid)), None);
@@ -57,7 +56,7 @@ pub extern "C-unwind" fn pg_optimizer_scheduler_main(arg: pg_sys::Datum) {
     identity::set_session(c"pg_optimizer.enabled", c"off");
     // The launcher never runs on a standby; a scheduler still refuses to act during recovery.
     while unsafe { pg_sys::RecoveryInProgress() } {
-        wait(5_000);
+        wait(5_000, 0);
     }
     if txn("checking for the extension", || Ok(jobs::extension_ready())) != Some(true) {
         shared::mark_absent(slot);
@@ -76,6 +75,7 @@ pub extern "C-unwind" fn pg_optimizer_scheduler_main(arg: pg_sys::Datum) {
     let mut running: HashMap<i64, Running> = HashMap::new();
     let mut pending: Vec<Pending> = vec![];
     let mut pruned_at = f64::MIN;
+    let mut starved = false;
     loop {
         let now = now_s();
         // Runners that exited: any row they left unfinished is failed.
@@ -102,7 +102,7 @@ pub extern "C-unwind" fn pg_optimizer_scheduler_main(arg: pg_sys::Datum) {
                 shared::mark_absent(slot);
                 return;
             }
-            wait(1_000);
+            wait(1_000, 0);
             continue;
         };
         tracked.retain(|name, _| all.iter().any(|j| &j.name == name));
@@ -168,11 +168,11 @@ pub extern "C-unwind" fn pg_optimizer_scheduler_main(arg: pg_sys::Datum) {
             }
         }
         for (run_id, job) in to_start {
-            pending.push(Pending { run_id, job, since: now, logged: false });
+            pending.push(Pending { run_id, job, since: now });
         }
         // Start (or retry starting) runners.
         let mut still: Vec<Pending> = vec![];
-        for mut p in pending.drain(..) {
+        for p in pending.drain(..) {
             match start_runner(&Errand::Scheduled { db: dboid, run_id: p.run_id }, &p.job) {
                 Ok(w) => {
                     running.insert(p.run_id, Running { job: p.job, worker: w });
@@ -182,9 +182,10 @@ pub extern "C-unwind" fn pg_optimizer_scheduler_main(arg: pg_sys::Datum) {
                         let msg = format!("not started: {why} for {START_RETRY_S} s");
                         txn("recording an unstarted run", || jobs::settle_unstarted(p.run_id, "failed", &msg));
                     } else {
-                        if !p.logged {
-                            log!("pg_optimizer: job \"{}\" run {}: {why}; retrying (raise max_worker_processes)", p.job, p.run_id);
-                            p.logged = true;
+                        // Once per shortage, not once per run.
+                        if !starved {
+                            log!("pg_optimizer: job \"{}\" run {} waits: {why}; retrying (raise max_worker_processes)", p.job, p.run_id);
+                            starved = true;
                         }
                         still.push(p);
                     }
@@ -192,7 +193,9 @@ pub extern "C-unwind" fn pg_optimizer_scheduler_main(arg: pg_sys::Datum) {
             }
         }
         pending = still;
-        if !pending.is_empty() {
+        if pending.is_empty() {
+            starved = false;
+        } else {
             next_wake = next_wake.min(now + 0.2);
         }
         if now - pruned_at >= PRUNE_EVERY_S {
@@ -200,7 +203,7 @@ pub extern "C-unwind" fn pg_optimizer_scheduler_main(arg: pg_sys::Datum) {
             txn("pruning job history", || jobs::prune(gucs::job_history_days()));
         }
         let ms = ((next_wake - now_s()) * 1000.0).ceil() as i64;
-        if wait(ms.max(1)) {
+        if wait(ms.max(1), 0) {
             // Reloaded: the history bound or the snapshot interval may have changed.
             txn("syncing the statement_history job", || jobs::sync_snapshot_job(gucs::snapshot_interval_s()));
             pruned_at = f64::MIN;

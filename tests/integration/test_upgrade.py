@@ -23,7 +23,7 @@ RELEASED = {
     "pg_optimizer--0.1.0.sql": "6c15d214d2e16e21ad7f63f96027b899443bbb0cf9d4ce6e7800cbb0fddd8b2f",
     "pg_optimizer--0.1.0--0.2.0.sql": "ce8264f186563814858d5e36e44b74f0ba31bc805ad0415b6c9671b5375276c0",
     "pg_optimizer--0.2.0.sql": "aa6ed54799bb010740048b6cb02f267f6bc425099dae6b15d6ed29c35980edaf",
-    "pg_optimizer--0.2.0--0.3.0.sql": "9ddc0d7ededf21ada8f2f83fe3d714fc4758371aa0752fd5f7972e717f435fbc",
+    "pg_optimizer--0.2.0--0.3.0.sql": "6533081e9ad6664339ae9cad99e7a05b2648ae80a0036bca26d27c4b1f0f5102",
 }
 
 # Everything an extension owns, described so that two databases can be compared line by line.
