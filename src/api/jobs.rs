@@ -20,6 +20,23 @@ fn to_unix_s(t: TimestampWithTimeZone) -> i64 {
     micros.div_euclid(1_000_000) + PG_EPOCH_UNIX_S
 }
 
+/// Refuse to start one more job worker when this database already runs
+/// `pg_optimizer.max_running_jobs` of them (a soft cap shared with the scheduler: it keeps any role
+/// from filling `max_worker_processes` with manual runs).
+fn check_capacity(what: &str) -> Result<()> {
+    let running = crate::shmem::workers::runners_in(unsafe { pg_sys::MyDatabaseId }.to_u32()) as i64;
+    let max = crate::gucs::max_running_jobs() as i64;
+    if running >= max {
+        return Err(ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+            format!("cannot start {what}: {running} job workers already run in this database (pg_optimizer.max_running_jobs = {max})"),
+            "pg_optimizer",
+        )
+        .set_hint("Retry when a job has ended (optimizer.job_runs), or raise pg_optimizer.max_running_jobs."));
+    }
+    Ok(())
+}
+
 fn interval_ms(i: &Interval) -> i64 {
     let micros = i.as_micros();
     (micros / 1000).clamp(0, i32::MAX as i128) as i64
@@ -80,6 +97,7 @@ fn run_job(job_name: &str, wait: default!(bool, false)) -> Result<i64> {
         )
         .set_hint(format!("Wait for it to end, or cancel it with SELECT pg_cancel_backend({}).", pid.unwrap_or(0))));
     }
+    check_capacity(&format!("job \"{job_name}\""))?;
     let run_id = Spi::get_one::<i64>("SELECT pg_catalog.nextval('optimizer.job_runs_run_id_seq')")
         .map_err(|e| ErrorReport::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string(), "run_job"))?
         .unwrap_or(0);
@@ -146,6 +164,7 @@ fn run_in_worker(
             .set_hint("Raise max_worker_processes (restart needed), or retry when fewer jobs run.")
     };
     let internal = |e: String| ErrorReport::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e, "run_in_worker");
+    check_capacity("a worker")?;
     let size = req.segment_size();
     let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
     unsafe {

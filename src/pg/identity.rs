@@ -124,13 +124,15 @@ pub fn run_as<R>(role: &Role, body: impl FnOnce() -> R) -> Result<R, String> {
     })
 }
 
-/// Become `role` for the rest of this process (a job runner, which exits after its job): the
-/// same identity as [`run_as`] (`SECURITY_RESTRICTED_OPERATION`, the role's search_path with
-/// `pg_temp` last), set at the session level because a job's statements commit on their own and
-/// may refuse to run in a subtransaction (VACUUM). Aborted transactions restore it, since it is
-/// what each later transaction starts with. Call inside a transaction (it reads the catalogs);
-/// [`leave_for_process`] comes back.
-pub fn become_for_process(role: pg_sys::Oid) -> Result<String, Refused> {
+/// A role resolved for [`become_prepared`]: its name and the search_path its code runs under.
+pub struct Becoming {
+    pub oid: pg_sys::Oid,
+    pub name: String,
+    search_path: CString,
+}
+
+/// Resolve `role` for [`become_prepared`] (inside a transaction: it reads the catalogs).
+pub fn prepare_for_process(role: pg_sys::Oid) -> Result<Becoming, Refused> {
     unsafe {
         let name = pg_sys::GetUserNameFromId(role, true);
         if name.is_null() {
@@ -138,14 +140,32 @@ pub fn become_for_process(role: pg_sys::Oid) -> Result<String, Refused> {
         }
         let name = std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned();
         let path = role_search_path(role);
-        let path = CString::new(format!("{path}, pg_temp")).unwrap_or_else(|_| CString::from(c"pg_catalog, pg_temp"));
-        set_session(c"search_path", &path);
+        let search_path = CString::new(format!("{path}, pg_temp")).unwrap_or_else(|_| CString::from(c"pg_catalog, pg_temp"));
+        Ok(Becoming { oid: role, name, search_path })
+    }
+}
+
+/// Become a prepared role for the rest of this process (a job runner, which exits after its
+/// job): the same identity as [`run_as`] (`SECURITY_RESTRICTED_OPERATION`, the role's
+/// search_path with `pg_temp` last), set at the session level because a job's statements commit
+/// on their own and may refuse to run in a subtransaction (VACUUM). Aborted transactions restore
+/// it, since it is what each later transaction starts with. Reads no catalog (a runner does this
+/// at its job's due time); [`leave_for_process`] comes back.
+pub fn become_prepared(b: &Becoming) {
+    set_session(c"search_path", &b.search_path);
+    unsafe {
         pg_sys::SetUserIdAndSecContext(
-            role,
+            b.oid,
             pg_sys::SECURITY_RESTRICTED_OPERATION as i32 | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
         );
-        Ok(name)
     }
+}
+
+/// [`prepare_for_process`] then [`become_prepared`] (inside a transaction).
+pub fn become_for_process(role: pg_sys::Oid) -> Result<String, Refused> {
+    let b = prepare_for_process(role)?;
+    become_prepared(&b);
+    Ok(b.name)
 }
 
 /// Back from [`become_for_process`] to the bootstrap superuser the worker connected as, with

@@ -44,7 +44,7 @@ pub fn load() -> Result<Vec<Job>, String> {
             .select(
                 "SELECT name, schedule, run_window, enabled, builtin,
                         pg_catalog.date_part('epoch', created_at)::float8
-                   FROM optimizer.jobs WHERE database = pg_catalog.current_database()",
+                   FROM optimizer.jobs WHERE database = pg_catalog.current_database() OR builtin",
                 None,
                 &[],
             )
@@ -202,19 +202,33 @@ fn spec_of(job: &str) -> Result<Option<RunSpec>, String> {
     })
 }
 
-/// Runner, scheduled run: its job (None: the row is not visible yet, or its job was dropped).
-pub fn claim_scheduled(run_id: i64) -> Result<Option<RunSpec>, String> {
-    let job = Spi::get_one_with_args::<String>(
-        "UPDATE optimizer.job_runs SET status = 'running', started_at = pg_catalog.clock_timestamp(),
-                pid = pg_catalog.pg_backend_pid()
-          WHERE run_id = $1 AND status = 'starting' RETURNING job",
+/// Runner, scheduled run: take the row (it stays `starting`, with this pid, until its due time);
+/// its job and due time in Unix milliseconds (None: already settled, or its job was dropped).
+pub fn claim_scheduled(run_id: i64) -> Result<Option<(RunSpec, i64)>, String> {
+    let claimed = Spi::get_two_with_args::<String, f64>(
+        "UPDATE optimizer.job_runs SET pid = pg_catalog.pg_backend_pid()
+          WHERE run_id = $1 AND status = 'starting'
+          RETURNING job, pg_catalog.date_part('epoch', scheduled_at) * 1000",
         &[run_id.into()],
     )
     .map_err(spi_err)?;
-    match job {
-        Some(j) => spec_of(&j),
-        None => Ok(None),
+    match claimed {
+        (Some(j), Some(due_ms)) => Ok(spec_of(&j)?.map(|spec| (spec, due_ms as i64))),
+        _ => Ok(None),
     }
+}
+
+/// Runner, at the due time: the run starts, if its job is still there and enabled.
+pub fn start_scheduled(run_id: i64) -> Result<bool, String> {
+    Spi::get_one_with_args::<bool>(
+        "UPDATE optimizer.job_runs r SET status = 'running', started_at = pg_catalog.clock_timestamp()
+          WHERE r.run_id = $1 AND r.status = 'starting'
+            AND EXISTS (SELECT 1 FROM optimizer.jobs j WHERE j.name = r.job AND j.enabled)
+          RETURNING true",
+        &[run_id.into()],
+    )
+    .map_err(spi_err)
+    .map(|v| v.unwrap_or(false))
 }
 
 /// Whether the row of a scheduled run is visible yet (its scheduler commits it just before or

@@ -128,20 +128,41 @@ fn run_job(run_id: i64, manual: Option<&str>) {
             pg_sys::check_for_interrupts!();
         }
     }
-    let spec = txn("starting a job run", || match manual {
+    let claimed = txn("starting a job run", || match manual {
         None => jobs::claim_scheduled(run_id),
-        Some(job) => jobs::claim_manual(run_id, job),
+        Some(job) => jobs::claim_manual(run_id, job).map(|s| s.map(|s| (s, 0))),
     });
-    let Some(Some(spec)) = spec else {
+    let Some(Some((spec, due_ms))) = claimed else {
         // Never claimed: a scheduler restart already settled it, or the job was dropped.
         txn("recording a job run", || jobs::settle_unstarted(run_id, "failed", "the job no longer exists"));
         return;
     };
     set_application_name(&spec.job);
-    // Become the owner (inside a transaction: it reads the role's settings).
-    let became = txn("switching to the job's owner", || Ok(identity::become_for_process(spec.owner).map_err(|e| e.to_string())));
-    let ended = match became {
-        Some(Ok(_)) => execute(&spec.command, spec.timeout_ms, spec.lock_timeout_ms),
+    // Resolve the owner now (it reads the catalogs), switch to it only when the job starts.
+    let owner = txn("resolving the job's owner", || Ok(identity::prepare_for_process(spec.owner).map_err(|e| e.to_string())));
+    // A scheduled run is started ahead of its time (the fork and the set-up are paid before it):
+    // wait for the due time, then start, unless the job was disabled or removed meanwhile.
+    if manual.is_none() {
+        wait_until_ms(due_ms);
+        match txn("starting a job run", || jobs::start_scheduled(run_id)) {
+            Some(true) => {}
+            Some(false) => {
+                txn("recording a job run", || {
+                    jobs::settle_unstarted(run_id, "skipped", "skipped: the job was disabled or removed before its time")
+                });
+                return;
+            }
+            None => {
+                txn("recording a job run", || jobs::settle_unstarted(run_id, "failed", "the run could not be started (see the server log)"));
+                return;
+            }
+        }
+    }
+    let ended = match owner {
+        Some(Ok(b)) => {
+            identity::become_prepared(&b);
+            execute(&spec.command, spec.timeout_ms, spec.lock_timeout_ms)
+        }
         Some(Err(why)) => Ended { status: Status::Failed, rows: 0, message: Some(format!("not run: {why}")) },
         None => Ended { status: Status::Failed, rows: 0, message: Some("not run: its owner could not be resolved".into()) },
     };
@@ -150,6 +171,28 @@ fn run_job(run_id: i64, manual: Option<&str>) {
     let status = ended.status.as_str();
     if txn("recording a job run", || jobs::finish(run_id, status, Some(ended.rows), ended.message.as_deref())).is_none() {
         log!("pg_optimizer: job \"{}\" run {run_id} ended ({status}) but could not be recorded", spec.job);
+    }
+}
+
+/// Sleep on the latch until the wall clock reaches `due_ms` (Unix milliseconds); interrupts
+/// (a termination) are processed meanwhile.
+fn wait_until_ms(due_ms: i64) {
+    loop {
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(due_ms);
+        let left = due_ms - now_ms;
+        if left <= 0 {
+            return;
+        }
+        unsafe {
+            pg_sys::WaitLatch(
+                pg_sys::MyLatch,
+                (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
+                left.min(60_000) as std::ffi::c_long,
+                pg_sys::PG_WAIT_EXTENSION,
+            );
+            pg_sys::ResetLatch(pg_sys::MyLatch);
+        }
+        pg_sys::check_for_interrupts!();
     }
 }
 

@@ -20,10 +20,15 @@ pub struct Slot {
     absent: AtomicBool,
 }
 
+/// Job workers counted at once (beyond that they run uncounted).
+const MAX_RUNNERS: usize = 1024;
+
 #[repr(C)]
 pub struct Shared {
     launcher: AtomicPtr<pg_sys::PGPROC>,
     slots: [Slot; MAX_DATABASES],
+    /// The database of each live job worker (0: a free entry).
+    runners: [AtomicU32; MAX_RUNNERS],
 }
 
 static mut SHARED: *mut Shared = std::ptr::null_mut();
@@ -106,4 +111,24 @@ pub fn wake_scheduler(dboid: u32) {
             }
         }
     }
+}
+
+/// A job worker counts itself in its database until it exits (`leave`, at process exit). Returns
+/// its entry, or None when all are taken (it then runs uncounted).
+pub fn count_runner(dboid: u32) -> Option<usize> {
+    let s = shared()?;
+    (0..MAX_RUNNERS).find(|&i| s.runners[i].compare_exchange(0, dboid, Ordering::AcqRel, Ordering::Relaxed).is_ok())
+}
+
+/// The job worker of entry `i` exits.
+pub fn uncount_runner(i: usize) {
+    if let Some(s) = shared() {
+        s.runners[i].store(0, Ordering::Release);
+    }
+}
+
+/// Live job workers of database `dboid` (the entries of workers that crashed are gone with the
+/// shared memory the crash reinitialised).
+pub fn runners_in(dboid: u32) -> usize {
+    shared().map_or(0, |s| s.runners.iter().filter(|r| r.load(Ordering::Acquire) == dboid).count())
 }

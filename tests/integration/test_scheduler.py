@@ -179,6 +179,14 @@ def test_run_job_checks_and_waits(sc):
     assert state == "55006" and "pg_cancel_backend" in out, out
     # The job's worker names itself.
     assert c.value("SELECT application_name FROM pg_stat_activity WHERE backend_type = 'pg_optimizer job'", db="app") == "pg_optimizer job long"
+    # Manual runs count against pg_optimizer.max_running_jobs too (no role fills max_worker_processes).
+    c.psql("ALTER SYSTEM SET pg_optimizer.max_running_jobs = 1; SELECT pg_reload_conf()")
+    try:
+        wait_for("the setting", lambda: c.value("SHOW pg_optimizer.max_running_jobs", db="app") == "1")
+        state, out = sqlstate(c, "SELECT * FROM optimizer.run_in_worker(ARRAY['SELECT 1'])", "app", user="alice")
+        assert state == "53400" and "max_running_jobs" in out, out
+    finally:
+        c.psql("ALTER SYSTEM RESET pg_optimizer.max_running_jobs; SELECT pg_reload_conf()")
     c.psql("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE backend_type = 'pg_optimizer job'", db="app")
     final = wait_for("the cancelled run", lambda: runs(c, "long", where="status NOT IN ('running', 'starting')"))
     assert final[0][1] == "failed" and "canceling statement due to user request" in final[0][2], final
@@ -461,9 +469,11 @@ def test_a_standby_does_nothing_until_promoted():
         import shutil
         shutil.rmtree(s.dir, ignore_errors=True)
         subprocess.run(as_pg([f"{PG_BIN}/pg_basebackup", "-h", "/tmp", "-p", str(p.port), "-U", "postgres", "-D", s.dir, "-R",
-                              "-X", "stream"]), check=True, capture_output=True)
+                              "-X", "stream", "-c", "fast"]), check=True, capture_output=True)
         with open(os.path.join(s.dir, "postgresql.conf"), "a") as f:
             f.write(f"port = {s.port}\n")
+        # The copy holds the primary's log file: the standby's own log starts empty.
+        os.remove(s.log_path)
         s.start()
         time.sleep(4)
         assert s.value("SELECT pg_is_in_recovery()") == "t"
