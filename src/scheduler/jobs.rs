@@ -132,6 +132,10 @@ pub fn insert_starting(c: &mut SpiClient<'_>, job: &str, due: i64) -> Result<Opt
             &args,
         )
         .map_err(spi_err)?;
+    // No row: the job was removed since it was read.
+    if r.is_empty() {
+        return Ok(None);
+    }
     r.first().get_one::<i64>().map_err(spi_err)
 }
 
@@ -205,10 +209,12 @@ fn spec_of(job: &str) -> Result<Option<RunSpec>, String> {
 /// Runner, scheduled run: take the row (it stays `starting`, with this pid, until its due time);
 /// its job and due time in Unix milliseconds (None: already settled, or its job was dropped).
 pub fn claim_scheduled(run_id: i64) -> Result<Option<(RunSpec, i64)>, String> {
+    // (A CTE: an UPDATE that matches nothing returns no row, which get_two would call an error.)
     let claimed = Spi::get_two_with_args::<String, f64>(
-        "UPDATE optimizer.job_runs SET pid = pg_catalog.pg_backend_pid()
-          WHERE run_id = $1 AND status = 'starting'
-          RETURNING job, pg_catalog.date_part('epoch', scheduled_at) * 1000",
+        "WITH u AS (UPDATE optimizer.job_runs SET pid = pg_catalog.pg_backend_pid()
+                     WHERE run_id = $1 AND status = 'starting'
+                     RETURNING job, pg_catalog.date_part('epoch', scheduled_at) * 1000 AS due_ms)
+         SELECT (SELECT job FROM u), (SELECT due_ms FROM u)",
         &[run_id.into()],
     )
     .map_err(spi_err)?;
@@ -221,10 +227,11 @@ pub fn claim_scheduled(run_id: i64) -> Result<Option<(RunSpec, i64)>, String> {
 /// Runner, at the due time: the run starts, if its job is still there and enabled.
 pub fn start_scheduled(run_id: i64) -> Result<bool, String> {
     Spi::get_one_with_args::<bool>(
-        "UPDATE optimizer.job_runs r SET status = 'running', started_at = pg_catalog.clock_timestamp()
-          WHERE r.run_id = $1 AND r.status = 'starting'
-            AND EXISTS (SELECT 1 FROM optimizer.jobs j WHERE j.name = r.job AND j.enabled)
-          RETURNING true",
+        "WITH u AS (UPDATE optimizer.job_runs r SET status = 'running', started_at = pg_catalog.clock_timestamp()
+                     WHERE r.run_id = $1 AND r.status = 'starting'
+                       AND EXISTS (SELECT 1 FROM optimizer.jobs j WHERE j.name = r.job AND j.enabled)
+                     RETURNING 1)
+         SELECT EXISTS (SELECT 1 FROM u)",
         &[run_id.into()],
     )
     .map_err(spi_err)

@@ -1,8 +1,10 @@
 //! A database's scheduler: every tick, reload the jobs, run the due ones (one runner each), skip
 //! the due ones whose previous run is alive, notice runners that died, prune the history.
 //!
-//! It sleeps until the next due time (at most a second, so job changes are seen within one) and
-//! wakes early when a runner starts or stops (their `bgw_notify_pid` is this process).
+//! It sleeps until the next time a run is to be started (at most a second, so job changes are
+//! seen within one) and wakes early when a runner starts or stops (their `bgw_notify_pid` is this
+//! process). A run is started `LEAD_S` before it is due, unless its job's previous run is still
+//! alive: that one is decided at the due time (skipped if the run is alive then).
 
 use super::{now_s, wait};
 use crate::gucs;
@@ -13,9 +15,12 @@ use crate::shmem::workers as shared;
 use pg_optimizer_core::schedule::{Clock, Schedule, Window};
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerStatus, DynamicBackgroundWorker};
 use pgrx::prelude::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 const PRUNE_EVERY_S: f64 = 60.0;
+/// A run's worker is started this long before the run is due: it forks, connects, claims its row
+/// and resolves its owner ahead, then waits for the time (`scheduler::runner`).
+const LEAD_S: f64 = 1.0;
 /// A run that could not get a worker slot is retried this long, then recorded as failed.
 const START_RETRY_S: f64 = 30.0;
 
@@ -109,6 +114,14 @@ pub extern "C-unwind" fn pg_optimizer_scheduler_main(arg: pg_sys::Datum) {
         let snapshot_off = gucs::snapshot_interval_s() <= 0;
         let mut due: Vec<(String, i64)> = vec![];
         let mut next_wake = now + 1.0;
+        // A job whose previous run is alive is decided at its due time; any other is started
+        // LEAD_S ahead (its worker waits for the time).
+        let busy_jobs: HashSet<String> = running
+            .values()
+            .map(|r| r.job.clone())
+            .chain(orphans.iter().map(|o| o.1.clone()))
+            .chain(pending.iter().map(|p| p.job.clone()))
+            .collect();
         for job in &all {
             let (Ok(schedule), Ok(window)) = (&job.schedule, &job.window) else { continue };
             if !job.enabled || (job.builtin && job.name == "statement_history" && snapshot_off) {
@@ -119,11 +132,12 @@ pub extern "C-unwind" fn pg_optimizer_scheduler_main(arg: pg_sys::Datum) {
             if t.schedule_text != job.schedule_text || t.window_text != job.window_text {
                 *t = new_clock(job, schedule, window.as_ref(), now as i64);
             }
-            if let Some(at) = t.clock.take_due(schedule, window.as_ref(), now as i64) {
+            let lead = if busy_jobs.contains(&job.name) { 0.0 } else { LEAD_S };
+            if let Some(at) = t.clock.take_due(schedule, window.as_ref(), (now + lead).floor() as i64) {
                 due.push((job.name.clone(), at));
             }
             if let Some(n) = t.clock.next {
-                next_wake = next_wake.min(n as f64);
+                next_wake = next_wake.min(n as f64 - lead);
             }
         }
 

@@ -338,7 +338,9 @@ def test_a_sighup_storm_changes_nothing(sc):
     c.psql("SELECT optimizer.unschedule('hup')", db="app")
     rows = runs(c, "hup")
     assert len(rows) >= 5
-    assert {r[1] for r in rows} == {"succeeded"}, [r for r in rows if r[1] != "succeeded"]
+    # (The run started ahead for the next due time sees the job disabled: skipped, and says why.)
+    odd = [r for r in rows if r[1] != "succeeded" and r[2] != "skipped: the job was disabled or removed before its time"]
+    assert odd == [], odd
     assert workers(c, "scheduler") + workers(c, "launcher") == before, "a worker restarted"
     assert len({r[4] for r in rows}) == len(rows)
 
