@@ -386,6 +386,20 @@ def test_the_scheduler_follows_the_extension(sc):
         capture_output=True).returncode == 0, timeout=20, every=1)
 
 
+def test_a_terminated_scheduler_is_started_again(sc):
+    c = sc
+    before = scheduler_up(c)[0][0]
+    since = len(c.log())
+    c.psql(f"SELECT pg_terminate_backend({before})")
+    after = wait_for("a new scheduler", lambda: [w for w in workers(c, "scheduler") if w[1] == "app" and w[0] != before], timeout=15)
+    assert after
+    assert 'the scheduler of database "app" exited; starting it again in 1 s' in c.log()[since:]
+    # The jobs go on.
+    c.psql("SELECT optimizer.schedule('again', '1 second', 'SELECT 1')", db="app")
+    wait_for("a run", lambda: runs(c, "again", where="status = 'succeeded'"))
+    c.psql("SELECT optimizer.unschedule('again')", db="app")
+
+
 def test_the_settings_choose_the_databases_and_can_stop_everything(sc):
     c = sc
     try:
