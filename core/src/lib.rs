@@ -10,6 +10,9 @@
 //! - `schedule` job schedules (clock-aligned intervals, 5-field cron, start windows), when a job
 //!             runs or is skipped, history bounds: the scheduler's arithmetic
 //! - `handoff` the byte layout of commands handed to a job runner and of its per-command results
+//! - `partitions` partition arithmetic: aligned time and integer spans, bounds, names within 63
+//!             bytes, what to create ahead, retire, or rescue from a default partition
+//!             (groundwork of issue 13: nothing uses it yet)
 //! - `size`    index size estimates (btree, hash, BRIN, GIN) from column statistics
 //! - `advisor` the index advisor's model, candidates, coverage, Extend selection, write cost, drop
 //!             rules, DDL and reasons
@@ -18,6 +21,7 @@ pub mod advisor;
 pub mod handoff;
 pub mod hash;
 pub mod params;
+pub mod partitions;
 pub mod schedule;
 pub mod size;
 pub mod stats;
