@@ -39,6 +39,36 @@ macro_rules! chain {
     };
 }
 
+/// The database a statement needs without other sessions, if any: let our workers leave it.
+unsafe fn release_database_of(node: *mut pg_sys::Node, t: pg_sys::NodeTag) {
+    unsafe {
+        let name: *const std::ffi::c_char = if t == pg_sys::NodeTag::T_DropdbStmt {
+            (*(node as *mut pg_sys::DropdbStmt)).dbname
+        } else if t == pg_sys::NodeTag::T_RenameStmt
+            && (*(node as *mut pg_sys::RenameStmt)).renameType == pg_sys::ObjectType::OBJECT_DATABASE
+        {
+            (*(node as *mut pg_sys::RenameStmt)).subname
+        } else if t == pg_sys::NodeTag::T_CreatedbStmt {
+            let mut template = std::ptr::null();
+            for def in crate::pg::list::iter::<pg_sys::DefElem>((*(node as *mut pg_sys::CreatedbStmt)).options) {
+                if std::ffi::CStr::from_ptr((*def).defname).to_bytes() == b"template" && !(*def).arg.is_null() {
+                    template = pg_sys::defGetString(def) as *const std::ffi::c_char;
+                }
+            }
+            template
+        } else {
+            return;
+        };
+        if name.is_null() {
+            return;
+        }
+        let oid = pg_sys::get_database_oid(name, true);
+        if oid != pg_sys::InvalidOid {
+            crate::shmem::workers::release_database(oid.to_u32());
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 unsafe extern "C-unwind" fn process_utility(
     pstmt: *mut pg_sys::PlannedStmt,
@@ -67,6 +97,9 @@ unsafe extern "C-unwind" fn process_utility(
             chain!(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
             return;
         }
+        // DROP DATABASE, CREATE DATABASE ... TEMPLATE and ALTER DATABASE ... RENAME wait for the
+        // database's other sessions to end: ask its scheduler to leave first.
+        quietly("releasing a database from its scheduler", || release_database_of(node, t));
         let queryid = match (*pstmt).queryId {
             0 => recall_utility_id(node, (*pstmt).stmt_location),
             id => id,

@@ -7,7 +7,7 @@
 //! on, or wakes another process spuriously: latches tolerate both.
 
 use pgrx::pg_sys;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, Ordering};
 
 /// Databases with a scheduler at once (a 65th gets a LOG line and no scheduler).
 pub const MAX_DATABASES: usize = 64;
@@ -18,6 +18,11 @@ pub struct Slot {
     scheduler: AtomicPtr<pg_sys::PGPROC>,
     /// The last scheduler of this database found no usable extension there.
     absent: AtomicBool,
+    /// A statement needs the database without other sessions (DROP DATABASE, CREATE DATABASE
+    /// ... TEMPLATE it, ALTER DATABASE ... RENAME): the scheduler leaves, and the launcher starts
+    /// nothing there until `held_until_ms` (Unix ms).
+    leave: AtomicBool,
+    held_until_ms: AtomicI64,
 }
 
 /// Job workers counted at once (beyond that they run uncounted).
@@ -78,6 +83,7 @@ pub fn assign(i: usize, dboid: u32) {
     if let Some(s) = shared() {
         let slot = &s.slots[i];
         slot.absent.store(false, Ordering::Relaxed);
+        slot.leave.store(false, Ordering::Relaxed);
         slot.scheduler.store(std::ptr::null_mut(), Ordering::Relaxed);
         slot.dboid.store(dboid, Ordering::Release);
     }
@@ -100,6 +106,37 @@ pub fn mark_absent(i: usize) {
     if let Some(s) = shared() {
         s.slots[i].absent.store(true, Ordering::Release);
     }
+}
+
+/// How long the launcher leaves a released database alone.
+const HOLD_MS: i64 = 15_000;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// A statement is about to need database `dboid` without other sessions: its scheduler leaves at
+/// once and nothing of ours connects there for a few seconds.
+pub fn release_database(dboid: u32) {
+    if let Some(s) = shared() {
+        for slot in &s.slots {
+            if slot.dboid.load(Ordering::Acquire) == dboid {
+                slot.held_until_ms.store(now_ms() + HOLD_MS, Ordering::Release);
+                slot.leave.store(true, Ordering::Release);
+                unsafe { set_latch(slot.scheduler.load(Ordering::Acquire)) };
+            }
+        }
+    }
+}
+
+/// Scheduler: whether it must leave its database now.
+pub fn leave_requested(i: usize) -> bool {
+    shared().is_some_and(|s| s.slots[i].leave.load(Ordering::Acquire))
+}
+
+/// Launcher: whether slot `i`'s database is held (start nothing there yet).
+pub fn held(i: usize) -> bool {
+    shared().is_some_and(|s| s.slots[i].held_until_ms.load(Ordering::Acquire) > now_ms())
 }
 
 /// Wake the scheduler of database `dboid`, if it has one (a job changed or a run was asked for).

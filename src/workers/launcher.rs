@@ -133,6 +133,10 @@ fn tend(oid: u32, db: &mut Db, now: f64, recent_ddl: bool) {
             }
         }
     }
+    // A statement needs this database without sessions (DROP DATABASE, ...): start nothing.
+    if shared::held(db.slot) {
+        return;
+    }
     if let Some(at) = db.absent_at {
         let since_probe = now - at;
         if !(since_probe >= REPROBE_S || (recent_ddl && since_probe >= DDL_PROBE_EVERY_S)) {

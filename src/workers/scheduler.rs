@@ -82,6 +82,10 @@ pub extern "C-unwind" fn pg_optimizer_scheduler_main(arg: pg_sys::Datum) {
     let mut pruned_at = f64::MIN;
     let mut starved = false;
     loop {
+        if shared::leave_requested(slot) {
+            // DROP DATABASE (or the like) waits for us: leave at once; the launcher holds off.
+            return;
+        }
         let now = now_s();
         // Runners that exited: any row they left unfinished is failed.
         let stopped: Vec<i64> = running

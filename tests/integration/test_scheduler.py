@@ -386,6 +386,21 @@ def test_the_scheduler_follows_the_extension(sc):
         capture_output=True).returncode == 0, timeout=20, every=1)
 
 
+def test_a_scheduler_never_holds_up_drop_rename_or_template_use_of_its_database(sc):
+    c = sc
+    for db in ("tmpl", "dropme"):
+        c.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        c.psql(f"CREATE DATABASE {db}")
+        c.psql("CREATE EXTENSION pg_optimizer", db=db)
+        scheduler_up(c, db)
+    # Each statement waits for the database's other sessions: our scheduler leaves at once.
+    c.psql("CREATE DATABASE fromtmpl TEMPLATE tmpl")
+    c.psql("ALTER DATABASE tmpl RENAME TO tmpl2")
+    c.psql("DROP DATABASE dropme")
+    c.psql("DROP DATABASE fromtmpl WITH (FORCE); DROP DATABASE tmpl2 WITH (FORCE)")
+    assert "being accessed by other users" not in c.log()
+
+
 def test_a_terminated_scheduler_is_started_again(sc):
     c = sc
     before = scheduler_up(c)[0][0]
