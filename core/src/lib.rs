@@ -7,8 +7,8 @@
 //!             eviction order, query-text normalisation, the dump formats
 //! - `hash`    the hash functions (stable FNV-1a for files and index names; a fast word hash)
 //! - `params`  bound parameter values in PostgreSQL's log format, parsed back
-//! - `schedule` job schedules (clock-aligned intervals, 5-field cron, start windows), when a job
-//!             runs or is skipped, history bounds: the scheduler's arithmetic
+//! - `schedule` job schedules (clock-aligned intervals, 5-field cron, start windows) and each
+//!             job's next due time: the scheduler's arithmetic
 //! - `handoff` the byte layout of commands handed to a job runner and of its per-command results
 //! - `partitions` partition arithmetic: aligned time and integer spans, bounds, names within 63
 //!             bytes, what to create ahead, retire, or rescue from a default partition

@@ -10,9 +10,9 @@
 //! every multiple of 10 seconds since the Unix epoch, so runs do not drift with start-up times.
 //! A [`Window`] (`'22:00-06:00'`, UTC) restricts the times a job may start at.
 //!
-//! [`decide`] is the rule a scheduler applies at a tick: run a due job, skip (and say so) a due job
-//! whose previous run is still alive instead of queueing it behind it, and otherwise wait.
-//! [`Clock`] keeps one job's next due time and coalesces occurrences missed while busy.
+//! [`Clock`] keeps one job's next due time and coalesces occurrences missed while busy; what the
+//! scheduler does with a due occurrence (run it, or record it skipped while the previous run is
+//! alive) is in `src/workers/scheduler.rs`.
 
 use chrono::{DateTime, Utc};
 use croner::parser::{CronParser, Seconds};
@@ -174,41 +174,6 @@ impl Clock {
     }
 }
 
-/// What a scheduler does with a job at a tick.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision {
-    /// Start a run now.
-    Run,
-    /// The job is due but its previous run is still alive: record a skipped run (never queue).
-    Skip,
-    /// Not due yet; look again at this time.
-    WaitUntil(i64),
-    /// Disabled, or a pattern that never matches again.
-    Never,
-}
-
-/// The rule of one tick at `now`: `last_start` is the previous run's start (None: never ran;
-/// the job is then first due at its next time after `created`), `running` whether that run is
-/// still alive.
-pub fn decide(schedule: &Schedule, enabled: bool, created: i64, last_start: Option<i64>, running: bool, now: i64) -> Decision {
-    if !enabled {
-        return Decision::Never;
-    }
-    let Some(due) = schedule.next_after(last_start.unwrap_or(created)) else { return Decision::Never };
-    if due > now {
-        Decision::WaitUntil(due)
-    } else if running {
-        Decision::Skip
-    } else {
-        Decision::Run
-    }
-}
-
-/// The oldest run start a history bounded to `days` keeps at `now`.
-pub fn history_cutoff(now: i64, days: i64) -> i64 {
-    now.saturating_sub(days.max(0).saturating_mul(86_400))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,19 +247,18 @@ mod tests {
     }
 
     #[test]
-    fn a_due_job_runs_once_and_an_overlapping_one_is_skipped() {
+    fn a_job_is_first_due_after_it_is_considered_and_each_time_once() {
         let every = Schedule::Every(60);
-        assert_eq!(decide(&every, true, T0, None, false, T0 + 30), Decision::WaitUntil(T0 + 60));
-        assert_eq!(decide(&every, true, T0 + 10, None, false, T0 + 30), Decision::WaitUntil(T0 + 60));
-        assert_eq!(decide(&every, true, T0, None, false, T0 + 60), Decision::Run);
-        assert_eq!(decide(&every, true, T0, Some(T0 + 60), false, T0 + 61), Decision::WaitUntil(T0 + 120));
-        // Due again while the run of T0+60 is still going: skipped, not queued.
-        assert_eq!(decide(&every, true, T0, Some(T0 + 60), true, T0 + 125), Decision::Skip);
-        assert_eq!(decide(&every, false, T0, None, false, T0 + 1000), Decision::Never);
+        let mut c = Clock::starting(&every, None, T0);
+        assert_eq!(c.take_due(&every, None, T0 + 30), None);
+        assert_eq!(Clock::starting(&every, None, T0 + 10).next, Some(T0 + 60));
+        assert_eq!(c.take_due(&every, None, T0 + 60), Some(T0 + 60));
+        assert_eq!(c.take_due(&every, None, T0 + 61), None);
+        assert_eq!(c.next, Some(T0 + 120));
         // A cron job is first due at its next time after its creation.
         let hourly = Schedule::parse("0 * * * *").unwrap();
-        assert_eq!(decide(&hourly, true, T0 - 1, None, false, T0), Decision::Run);
-        assert_eq!(decide(&hourly, true, T0, None, false, T0), Decision::WaitUntil(T0 + 3600));
+        assert_eq!(Clock::starting(&hourly, None, T0 - 1).take_due(&hourly, None, T0), Some(T0));
+        assert_eq!(Clock::starting(&hourly, None, T0).next, Some(T0 + 3600));
     }
 
     #[test]
@@ -302,7 +266,7 @@ mod tests {
         // February 31st parses, and no time ever matches it.
         let feb31 = Schedule::parse("0 0 31 2 *").unwrap();
         assert_eq!(feb31.next_after(T0), None);
-        assert_eq!(decide(&feb31, true, T0, None, false, T0), Decision::Never);
+        assert_eq!(Clock::starting(&feb31, None, T0).next, None);
     }
 
     #[test]
@@ -348,12 +312,5 @@ mod tests {
         let feb31 = Schedule::parse("0 0 31 2 *").unwrap();
         let mut never = Clock::starting(&feb31, None, T0);
         assert_eq!(never.take_due(&feb31, None, T0 + 10_000_000), None);
-    }
-
-    #[test]
-    fn history_is_cut_at_whole_days() {
-        assert_eq!(history_cutoff(T0, 7), T0 - 7 * 86_400);
-        assert_eq!(history_cutoff(T0, 0), T0);
-        assert_eq!(history_cutoff(T0, -3), T0);
     }
 }
