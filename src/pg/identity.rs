@@ -20,7 +20,8 @@ use pgrx::prelude::*;
 use std::collections::HashMap;
 use std::ffi::CString;
 
-/// A role the caller may act as, with the search_path its code runs under.
+/// A role code runs as (one the caller may act as, or a job's owner), with the search_path its
+/// code runs under.
 #[derive(Clone, Debug)]
 pub struct Role {
     pub oid: pg_sys::Oid,
@@ -59,19 +60,27 @@ impl Roles {
 }
 
 fn resolve(oid: pg_sys::Oid) -> Result<Role, Refused> {
-    unsafe {
-        let name = pg_sys::GetUserNameFromId(oid, true);
-        if name.is_null() {
-            return Err(Refused::Gone(oid.to_u32()));
-        }
-        let name = std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned();
-        if !pg_sys::has_privs_of_role(pg_sys::GetUserId(), oid) {
-            return Err(Refused::NotMember(name));
-        }
-        let path = role_search_path(oid);
-        let search_path = CString::new(format!("{path}, pg_temp")).unwrap_or_else(|_| CString::from(c"pg_catalog, pg_temp"));
-        Ok(Role { oid, name, search_path })
+    let name = name_of(oid)?;
+    if !unsafe { pg_sys::has_privs_of_role(pg_sys::GetUserId(), oid) } {
+        return Err(Refused::NotMember(name));
     }
+    Ok(with_search_path(oid, name))
+}
+
+/// The role's name, or `Gone`.
+fn name_of(oid: pg_sys::Oid) -> Result<String, Refused> {
+    let name = unsafe { pg_sys::GetUserNameFromId(oid, true) };
+    if name.is_null() {
+        return Err(Refused::Gone(oid.to_u32()));
+    }
+    Ok(unsafe { std::ffi::CStr::from_ptr(name) }.to_string_lossy().into_owned())
+}
+
+/// The role with the search_path its code runs under: its own, `pg_temp` last.
+fn with_search_path(oid: pg_sys::Oid, name: String) -> Role {
+    let path = role_search_path(oid);
+    let search_path = CString::new(format!("{path}, pg_temp")).unwrap_or_else(|_| CString::from(c"pg_catalog, pg_temp"));
+    Role { oid, name, search_path }
 }
 
 /// The search_path `role` gets when it logs in to this database: `ALTER ROLE ... IN DATABASE`,
@@ -124,25 +133,10 @@ pub fn run_as<R>(role: &Role, body: impl FnOnce() -> R) -> Result<R, String> {
     })
 }
 
-/// A role resolved for [`become_prepared`]: its name and the search_path its code runs under.
-pub struct Becoming {
-    pub oid: pg_sys::Oid,
-    pub name: String,
-    search_path: CString,
-}
-
-/// Resolve `role` for [`become_prepared`] (inside a transaction: it reads the catalogs).
-pub fn prepare_for_process(role: pg_sys::Oid) -> Result<Becoming, Refused> {
-    unsafe {
-        let name = pg_sys::GetUserNameFromId(role, true);
-        if name.is_null() {
-            return Err(Refused::Gone(role.to_u32()));
-        }
-        let name = std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned();
-        let path = role_search_path(role);
-        let search_path = CString::new(format!("{path}, pg_temp")).unwrap_or_else(|_| CString::from(c"pg_catalog, pg_temp"));
-        Ok(Becoming { oid: role, name, search_path })
-    }
+/// Resolve `role` for [`become_prepared`] (inside a transaction: it reads the catalogs). No
+/// privilege check: the caller (a job runner) runs its job's owner, whoever that is.
+pub fn prepare_for_process(role: pg_sys::Oid) -> Result<Role, Refused> {
+    Ok(with_search_path(role, name_of(role)?))
 }
 
 /// Become a prepared role for the rest of this process (a job runner, which exits after its
@@ -151,7 +145,7 @@ pub fn prepare_for_process(role: pg_sys::Oid) -> Result<Becoming, Refused> {
 /// on their own and may refuse to run in a subtransaction (VACUUM). Aborted transactions restore
 /// it, since it is what each later transaction starts with. Reads no catalog (a runner does this
 /// at its job's due time); [`leave_for_process`] comes back.
-pub fn become_prepared(b: &Becoming) {
+pub fn become_prepared(b: &Role) {
     set_session(c"search_path", &b.search_path);
     unsafe {
         pg_sys::SetUserIdAndSecContext(
