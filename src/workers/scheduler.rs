@@ -15,7 +15,7 @@ use crate::shmem::workers as shared;
 use pg_optimizer_core::schedule::{Clock, Schedule, Window};
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerStatus, DynamicBackgroundWorker};
 use pgrx::prelude::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 const PRUNE_EVERY_S: f64 = 60.0;
 /// A run's worker is started this long before the run is due: it forks, connects, claims its row
@@ -118,14 +118,20 @@ pub extern "C-unwind" fn pg_optimizer_scheduler_main(arg: pg_sys::Datum) {
         let snapshot_off = gucs::snapshot_interval_s() <= 0;
         let mut due: Vec<(String, i64)> = vec![];
         let mut next_wake = now + 1.0;
-        // A job whose previous run is alive is decided at its due time; any other is started
-        // LEAD_S ahead (its worker waits for the time).
-        let busy_jobs: HashSet<String> = running
-            .values()
-            .map(|r| r.job.clone())
-            .chain(orphans.iter().map(|o| o.1.clone()))
-            .chain(pending.iter().map(|p| p.job.clone()))
-            .collect();
+        // Jobs whose previous run is alive, with what a skipped run says. Such a job is decided at
+        // its due time; any other is started LEAD_S ahead (its worker waits for the time).
+        // (Inserted from the weakest reason to the strongest: a running run's message wins.)
+        let mut busy: HashMap<String, String> = HashMap::new();
+        for p in &pending {
+            busy.insert(p.job.clone(), format!("skipped: run {} is still waiting for a worker slot", p.run_id));
+        }
+        for (id, job, pid) in &orphans {
+            busy.insert(job.clone(), format!("skipped: still running (run {id}, pid {pid})"));
+        }
+        for (id, r) in &running {
+            let pid = r.worker.pid().map(|p| format!(", pid {p}")).unwrap_or_default();
+            busy.insert(r.job.clone(), format!("skipped: still running (run {id}{pid})"));
+        }
         for job in &all {
             let (Ok(schedule), Ok(window)) = (&job.schedule, &job.window) else { continue };
             if !job.enabled || (job.builtin && job.name == "statement_history" && snapshot_off) {
@@ -136,7 +142,7 @@ pub extern "C-unwind" fn pg_optimizer_scheduler_main(arg: pg_sys::Datum) {
             if t.schedule_text != job.schedule_text || t.window_text != job.window_text {
                 *t = new_clock(job, schedule, window.as_ref(), now as i64);
             }
-            let lead = if busy_jobs.contains(&job.name) { 0.0 } else { LEAD_S };
+            let lead = if busy.contains_key(&job.name) { 0.0 } else { LEAD_S };
             if let Some(at) = t.clock.take_due(schedule, window.as_ref(), (now + lead).floor() as i64) {
                 due.push((job.name.clone(), at));
             }
@@ -149,22 +155,12 @@ pub extern "C-unwind" fn pg_optimizer_scheduler_main(arg: pg_sys::Datum) {
         let max = gucs::max_running_jobs();
         let mut to_start: Vec<(i64, String)> = vec![];
         if !due.is_empty() {
-            let busy = |job: &str| -> Option<String> {
-                if let Some((id, r)) = running.iter().find(|(_, r)| r.job == job) {
-                    let pid = r.worker.pid().map(|p| format!(", pid {p}")).unwrap_or_default();
-                    return Some(format!("skipped: still running (run {id}{pid})"));
-                }
-                if let Some((id, _, pid)) = orphans.iter().find(|(_, j, _)| j == job) {
-                    return Some(format!("skipped: still running (run {id}, pid {pid})"));
-                }
-                pending.iter().find(|p| p.job == job).map(|p| format!("skipped: run {} is still waiting for a worker slot", p.run_id))
-            };
             let mut deferred: Vec<(String, i64)> = vec![];
             let r = txn("recording due runs", || {
                 Spi::connect_mut(|c| {
                     for (job, at) in &due {
-                        if let Some(why) = busy(job) {
-                            jobs::insert_skipped(c, job, *at, &why)?;
+                        if let Some(why) = busy.get(job) {
+                            jobs::insert_skipped(c, job, *at, why)?;
                         } else if running.len() + pending.len() + to_start.len() >= max {
                             deferred.push((job.clone(), *at));
                         } else if let Some(id) = jobs::insert_starting(c, job, *at)? {
