@@ -50,6 +50,11 @@ pub fn invalid_argument(message: String, hint: &str) -> ErrorReport {
     ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message, "pg_optimizer").set_hint(hint.to_string())
 }
 
+/// The message of an SPI failure (for the `Result<_, String>` of catalog reads and job bookkeeping).
+pub(crate) fn spi_err(e: pgrx::spi::SpiError) -> String {
+    e.to_string()
+}
+
 /// The message of an error caught at pgrx's boundary (a PostgreSQL ERROR or a Rust panic).
 pub(crate) fn caught_message(e: &pgrx::pg_sys::panic::CaughtError) -> String {
     use pgrx::pg_sys::panic::CaughtError::*;

@@ -3,6 +3,7 @@
 //! column statistics (`pg_class`, `pg_stats`, `pg_stat_user_tables`) and existing indexes
 //! (`pg_index`), the catalog facts through SPI as the calling user, so a DBA sees what they may.
 
+use crate::error::spi_err;
 use super::model::*;
 use crate::stats::predicates::{Kind, OpKind, Place, F_COMMUTED, F_NEGATED, F_NULLS_FIRST, F_OR_MEMBER, F_UNDER_LIMIT};
 use crate::whatif::plan::parse_param_log;
@@ -27,10 +28,6 @@ pub struct Recorded {
     pub total_ms: f64,
     /// Rows returned or changed, all calls together.
     pub rows: f64,
-}
-
-fn spi_err(e: pgrx::spi::SpiError) -> String {
-    e.to_string()
 }
 
 /// Statements of this database the caller may read, one per query id (users and nesting levels

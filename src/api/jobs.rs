@@ -37,6 +37,14 @@ fn check_capacity(what: &str) -> Result<()> {
     Ok(())
 }
 
+/// A run id for a run whose worker writes its own row (it is not waited for inside this
+/// transaction, so the row cannot be written here).
+fn next_run_id(caller: &'static str) -> Result<i64> {
+    Spi::get_one::<i64>("SELECT pg_catalog.nextval('optimizer.job_runs_run_id_seq')")
+        .map_err(|e| ErrorReport::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string(), caller))
+        .map(|id| id.unwrap_or(0))
+}
+
 fn interval_ms(i: &Interval) -> i64 {
     let micros = i.as_micros();
     (micros / 1000).clamp(0, i32::MAX as i128) as i64
@@ -98,9 +106,7 @@ fn run_job(job_name: &str, wait: default!(bool, false)) -> Result<i64> {
         .set_hint(format!("Wait for it to end, or cancel it with SELECT pg_cancel_backend({}).", pid.unwrap_or(0))));
     }
     check_capacity(&format!("job \"{job_name}\""))?;
-    let run_id = Spi::get_one::<i64>("SELECT pg_catalog.nextval('optimizer.job_runs_run_id_seq')")
-        .map_err(|e| ErrorReport::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string(), "run_job"))?
-        .unwrap_or(0);
+    let run_id = next_run_id("run_job")?;
     let errand = Errand::Manual { db: unsafe { pg_sys::MyDatabaseId }.to_u32(), run_id, job: job_name.to_string() };
     let started = if wait {
         scheduler::run_and_wait(&errand, job_name)
@@ -174,9 +180,7 @@ fn run_in_worker(
         req.write(bytes).map_err(internal)?;
         let handle = pg_sys::dsm_segment_handle(seg);
         if !wait {
-            let run_id = Spi::get_one::<i64>("SELECT pg_catalog.nextval('optimizer.job_runs_run_id_seq')")
-                .map_err(|e| internal(e.to_string()))?
-                .unwrap_or(0);
+            let run_id = next_run_id("run_in_worker")?;
             let worker = scheduler::start_runner(&Errand::Commands { db, handle, run_id: Some(run_id) }, label).map_err(no_worker)?;
             // Wait only until the worker holds the request (the segment goes with this call).
             let taken = &*(base.add(Request::TAKEN_OFFSET) as *const std::sync::atomic::AtomicU32);

@@ -1,14 +1,11 @@
 //! The SQL of jobs and runs, in the scheduler's and the runners' transactions (as the bootstrap
 //! superuser, with search_path pinned to `pg_catalog, pg_temp`: every name here is qualified).
 
+use crate::error::spi_err;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pg_optimizer_core::schedule::{Schedule, Window};
-
-fn spi_err(e: pgrx::spi::SpiError) -> String {
-    e.to_string()
-}
 
 /// A job as the scheduler needs it.
 #[derive(Clone, Debug)]
