@@ -98,8 +98,11 @@ unsafe extern "C-unwind" fn process_utility(
             return;
         }
         // DROP DATABASE, CREATE DATABASE ... TEMPLATE and ALTER DATABASE ... RENAME wait for the
-        // database's other sessions to end: ask its scheduler to leave first.
-        quietly("releasing a database from its scheduler", || release_database_of(node, t));
+        // database's other sessions to end: ask its scheduler to leave first. (The tag test keeps
+        // `quietly`'s set-up off every other utility statement.)
+        if t == pg_sys::NodeTag::T_DropdbStmt || t == pg_sys::NodeTag::T_CreatedbStmt || t == pg_sys::NodeTag::T_RenameStmt {
+            quietly("releasing a database from its scheduler", || release_database_of(node, t));
+        }
         let queryid = match (*pstmt).queryId {
             0 => recall_utility_id(node, (*pstmt).stmt_location),
             id => id,
