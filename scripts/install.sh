@@ -5,6 +5,14 @@ cd "$(dirname "$0")/.."
 . scripts/common.sh
 args=(--pg-config /usr/bin/pg_config)
 [ "${PROFILE:-debug}" = release ] && args+=(--release)
+# A running server maps the library: copying over it in place would crash it (SIGBUS). Move it
+# aside first (the running processes keep the old file), then install a new one.
+pkglib="$(pg_config --pkglibdir)"
+if [ -f "$pkglib/pg_optimizer.so" ]; then
+    maybe_sudo mv -f "$pkglib/pg_optimizer.so" "$pkglib/.pg_optimizer.so.previous"
+    # A failed build puts the previous one back.
+    trap '[ -f "$pkglib/pg_optimizer.so" ] || maybe_sudo mv -f "$pkglib/.pg_optimizer.so.previous" "$pkglib/pg_optimizer.so"' EXIT
+fi
 if [ "$(id -u)" = 0 ]; then
     cargo pgrx install "${args[@]}"
 else

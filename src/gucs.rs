@@ -93,6 +93,9 @@ static SCHEDULER: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// accepts connections and is not a template). Sighup.
 static DATABASES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 /// Most jobs running at once per database (each is one background worker). Default 4. Sighup.
+/// Longest lock wait of each step of partition maintenance (ms). Default 2 s; a step is tried
+/// three times, then deferred to the next run.
+static PARTITION_LOCK_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(2000);
 static MAX_RUNNING_JOBS: GucSetting<i32> = GucSetting::<i32>::new(4);
 /// Days of optimizer.job_runs kept. Default 7. Sighup.
 static JOB_HISTORY_DAYS: GucSetting<i32> = GucSetting::<i32>::new(7);
@@ -375,6 +378,16 @@ fn define_scheduler_gucs() {
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
+        c"pg_optimizer.partition_lock_timeout",
+        c"Longest wait for a lock in partition maintenance, per attempt.",
+        c"A step that cannot get its lock in time is tried twice more, then left for the next run ('deferred').",
+        &PARTITION_LOCK_TIMEOUT_MS,
+        1,
+        600_000,
+        GucContext::Suset,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
         c"pg_optimizer.trend_window",
         c"Recent window optimizer.statement_trends compares with the older history.",
         c"",
@@ -401,6 +414,9 @@ pub fn max_running_jobs() -> usize {
 }
 pub fn job_history_days() -> i64 {
     JOB_HISTORY_DAYS.get() as i64
+}
+pub fn partition_lock_timeout_ms() -> i64 {
+    PARTITION_LOCK_TIMEOUT_MS.get() as i64
 }
 pub fn snapshot_interval_s() -> i64 {
     SNAPSHOT_INTERVAL_S.get() as i64

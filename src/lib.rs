@@ -13,12 +13,14 @@
 //! - `whatif`  hypothetical indexes: definition, injection into the planner, sizes, costing
 //! - `advisor` the index advisor: catalog reads and the run; its pure logic is the core's
 //! - `scheduler` jobs: their SQL, the execution of one run (as its owner), the runner hand-off
+//! - `partitions` partition sets: create ahead, retention, default-partition rescue, online
+//!             conversion and its undo, run by a worker as each table's owner
 //! - `workers` the background processes: launcher, one scheduler per database, job runners
 //! - `api`     every SQL function; the views over them are in `src/sql/`
 //!
 //! **Layers only look down** (`scripts/check_layers.py`, run by `make unit`, enforces it):
 //! `pg_optimizer_core` (pure) -> `pg`, `gucs`, `error` (FFI glue, settings, errors) -> `shmem`
-//! (stores) -> `capture` (the plan walk) and `whatif` -> `hooks` -> `advisor`, `scheduler` ->
+//! (stores) -> `capture` (the plan walk) and `whatif` -> `hooks` -> `advisor`, `scheduler`, `partitions` ->
 //! `workers` -> `api`. A module
 //! uses only modules of its own layer or below; the hooks own the nesting count and pass depths
 //! down (`pg::nesting` documents the protocol).
@@ -36,6 +38,7 @@ pub use pg_optimizer_core::stats;
 pub mod whatif;
 pub mod advisor;
 pub mod scheduler;
+pub mod partitions;
 pub mod workers;
 
 ::pgrx::pg_module_magic!(name, version);
@@ -49,6 +52,7 @@ extension_sql_file!(
 );
 extension_sql_file!("sql/scheduler.sql", name = "scheduler", requires = ["views", next_run, run_job, run_in_worker]);
 extension_sql_file!("sql/maintenance.sql", name = "maintenance", requires = ["scheduler"]);
+extension_sql_file!("sql/partitions.sql", name = "partitions", requires = ["scheduler", partition_request]);
 extension_sql_file!("sql/history.sql", name = "history", finalize);
 
 #[pg_guard]

@@ -12,7 +12,7 @@
 //! - `handoff` the byte layout of commands handed to a job runner and of its per-command results
 //! - `partitions` partition arithmetic: aligned time and integer spans, bounds, names within 63
 //!             bytes, what to create ahead, retire, or rescue from a default partition
-//!             (groundwork of issue 13: nothing uses it yet)
+//!             and the quoted DDL text of partition management
 //! - `size`    index size estimates (btree, hash, BRIN, GIN) from column statistics
 //! - `advisor` the index advisor's model, candidates, coverage, Extend selection, write cost, drop
 //!             rules, DDL and reasons

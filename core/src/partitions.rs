@@ -1,5 +1,6 @@
-//! Partition arithmetic: the bounds, names and decisions of a partition set, as plain data (the
-//! groundwork of partition management, issue 13; no SQL function uses it yet).
+//! Partition arithmetic: the bounds, names and decisions of a partition set, as plain data, and
+//! the text of the DDL that makes them (quoting included). `src/partitions` reads the catalogs,
+//! asks this module what to do, and runs it as the table's owner.
 //!
 //! A range partition set is a sequence of consecutive spans of its control column:
 //! - by time: spans of whole hours, days, weeks (ISO, from Monday), months, quarters or years,
@@ -304,6 +305,223 @@ pub fn to_rescue(span: &Span, min: Bound, max: Bound, existing: &[Bound], limit:
     }
 }
 
+/// How a partition set divides its rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Range,
+    List,
+    Hash,
+}
+
+impl Method {
+    pub fn parse(text: &str) -> Result<Method, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "range" => Ok(Method::Range),
+            "list" => Ok(Method::List),
+            "hash" => Ok(Method::Hash),
+            other => Err(format!("\"{other}\" is not a partitioning method: use range, list or hash")),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Range => "range",
+            Method::List => "list",
+            Method::Hash => "hash",
+        }
+    }
+    /// `pg_partitioned_table.partstrat`.
+    pub fn from_strategy(c: char) -> Option<Method> {
+        match c {
+            'r' => Some(Method::Range),
+            'l' => Some(Method::List),
+            'h' => Some(Method::Hash),
+            _ => None,
+        }
+    }
+}
+
+/// What retention does with a partition past the retention period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retire {
+    /// Detach and drop it.
+    Drop,
+    /// Detach it and leave it as a table of its own.
+    Detach,
+    /// Detach it and move it to the archive schema.
+    Archive,
+}
+
+impl Retire {
+    pub fn parse(text: &str) -> Result<Retire, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "drop" => Ok(Retire::Drop),
+            "detach" => Ok(Retire::Detach),
+            "archive" => Ok(Retire::Archive),
+            other => Err(format!("\"{other}\" is not a retention action: use drop, detach or archive")),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Retire::Drop => "drop",
+            Retire::Detach => "detach",
+            Retire::Archive => "archive",
+        }
+    }
+}
+
+/// A double-quoted identifier (always quoted: exact whatever the case or keyword).
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `"schema"."name"`.
+pub fn qualified(schema: &str, name: &str) -> String {
+    format!("{}.{}", ident(schema), ident(name))
+}
+
+/// A string literal (standard_conforming_strings: only quotes are doubled).
+pub fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The name suffix of a list partition for `value`: `p_<value>` when the value is a plain lower
+/// case word, else a cleaned-up prefix of it with 8 hex digits of its hash (two values never share
+/// a name, whatever their case or punctuation).
+pub fn list_suffix(value: &str) -> String {
+    let clean: String = value
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .take(24)
+        .collect();
+    if clean == value && !clean.is_empty() {
+        format!("p_{clean}")
+    } else {
+        format!("p_{clean}_{:08x}", crate::hash::fnv1a32(value.as_bytes()))
+    }
+}
+
+/// The name suffix of hash partition `remainder`.
+pub fn hash_suffix(remainder: u32) -> String {
+    format!("h{remainder}")
+}
+
+/// Group consecutive items (each with its row count) into batches of about `batch_rows` rows: a
+/// batch takes items while its total stays within `batch_rows`, and always at least one (the rows
+/// of one partition move together: PostgreSQL cannot attach a partition while the default still
+/// holds rows of its range). At most `max_items` per batch (the locks of one transaction).
+pub fn batches<T: Clone>(items: &[(T, u64)], batch_rows: u64, max_items: usize) -> Vec<Vec<T>> {
+    let mut out: Vec<Vec<T>> = vec![];
+    let mut cur: Vec<T> = vec![];
+    let mut rows = 0u64;
+    for (item, n) in items {
+        if !cur.is_empty() && (rows + n > batch_rows || cur.len() >= max_items) {
+            out.push(std::mem::take(&mut cur));
+            rows = 0;
+        }
+        cur.push(item.clone());
+        rows += n;
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The spans from the one holding `from` up to and including the one holding `to`, capped at
+/// `limit` (None past it).
+pub fn spans_between(span: &Span, from: Bound, to: Bound, limit: usize) -> Option<Vec<Range>> {
+    let mut r = span.range_of(from)?;
+    let last = span.range_of(to)?;
+    let mut out = vec![];
+    while r.from <= last.from {
+        if out.len() == limit {
+            return None;
+        }
+        out.push(r);
+        r = span.shift(r, 1)?;
+    }
+    Some(out)
+}
+
+/// Parse a bound as the catalogs and the SQL side print it: `2026-12-01 00:00:00` (a local
+/// date-time, seconds optional, fractions ignored) or an integer.
+pub fn parse_bound(text: &str, integer: bool) -> Option<Bound> {
+    let t = text.trim();
+    if integer {
+        return t.parse::<i64>().ok().map(Bound::Integer);
+    }
+    let t = t.split('.').next()?;
+    NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M"))
+        .or_else(|_| NaiveDate::parse_from_str(t, "%Y-%m-%d").map(|d| d.and_time(NaiveTime::MIN)))
+        .ok()
+        .map(Bound::Time)
+}
+
+/// The two literals of a range partition's bound as `pg_get_expr(relpartbound)` prints it:
+/// `FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2026-12-02 00:00:00+00')` or
+/// `FOR VALUES FROM (100) TO (200)`. None for MINVALUE/MAXVALUE, several columns, or anything else.
+pub fn range_bound_literals(expr: &str) -> Option<(String, String)> {
+    let rest = expr.strip_prefix("FOR VALUES FROM (")?;
+    let (from, rest) = rest.split_once(") TO (")?;
+    let to = rest.strip_suffix(')')?;
+    let one = |v: &str| -> Option<String> {
+        let v = v.trim();
+        if v.contains("MINVALUE") || v.contains("MAXVALUE") {
+            return None;
+        }
+        if let Some(q) = v.strip_prefix('\'') {
+            let inner = q.strip_suffix('\'')?;
+            if inner.contains('\'') {
+                return None;
+            }
+            return Some(inner.to_string());
+        }
+        (!v.contains(',')).then(|| v.to_string())
+    };
+    Some((one(from)?, one(to)?))
+}
+
+/// A request handed to the partition worker, as `key=value` lines (values without newlines).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pairs(pub Vec<(String, String)>);
+
+impl Pairs {
+    pub fn set(&mut self, key: &str, value: impl ToString) {
+        self.0.push((key.to_string(), value.to_string()));
+    }
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+    pub fn encode(&self) -> Vec<String> {
+        self.0.iter().map(|(k, v)| format!("{k}={}", v.replace('\\', "\\\\").replace('\n', "\\n"))).collect()
+    }
+    pub fn decode(lines: &[String]) -> Pairs {
+        Pairs(
+            lines
+                .iter()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| {
+                    let mut out = String::new();
+                    let mut it = v.chars();
+                    while let Some(c) = it.next() {
+                        if c == '\\' {
+                            match it.next() {
+                                Some('n') => out.push('\n'),
+                                Some(o) => out.push(o),
+                                None => {}
+                            }
+                        } else {
+                            out.push(c)
+                        }
+                    }
+                    (k.to_string(), out)
+                })
+                .collect(),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,5 +639,61 @@ mod tests {
         assert_eq!(to_rescue(&d, day(2020, 1, 1), day(2026, 1, 1), &[], 100), None, "too many for one run");
         assert_eq!(Bound::Integer(5).literal(), "5");
         assert_eq!(at(2026, 12, 1, 7).literal(), "2026-12-01 07:00:00");
+    }
+
+    #[test]
+    fn quoting_and_names_of_list_and_hash_partitions() {
+        assert_eq!(ident("Weird \"T\""), "\"Weird \"\"T\"\"\"");
+        assert_eq!(qualified("s", "t"), "\"s\".\"t\"");
+        assert_eq!(literal("it's"), "'it''s'");
+        assert_eq!(list_suffix("paris"), "p_paris");
+        assert_ne!(list_suffix("Paris"), list_suffix("paris"));
+        assert!(list_suffix("Île de France").starts_with("p__le_de_france_"));
+        assert_eq!(hash_suffix(3), "h3");
+        assert_eq!(Method::parse(" HASH "), Ok(Method::Hash));
+        assert!(Method::parse("interval").unwrap_err().contains("range, list or hash"));
+        assert_eq!(Retire::parse("archive"), Ok(Retire::Archive));
+        assert!(Retire::parse("truncate").is_err());
+    }
+
+    #[test]
+    fn batches_keep_partitions_whole_and_bound_their_size() {
+        let items = [("a", 4000u64), ("b", 4000), ("c", 4000), ("d", 25000), ("e", 0), ("f", 1)];
+        let b = batches(&items, 10000, 100);
+        assert_eq!(b, vec![vec!["a", "b"], vec!["c"], vec!["d"], vec!["e", "f"]]);
+        let b = batches(&items, u64::MAX, 2);
+        assert_eq!(b.len(), 3, "at most 2 partitions per transaction");
+        assert!(batches::<&str>(&[], 10, 10).is_empty());
+    }
+
+    #[test]
+    fn bounds_read_back_from_the_catalogs() {
+        assert_eq!(
+            range_bound_literals("FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2026-12-02 00:00:00+00')"),
+            Some(("2026-12-01 00:00:00+00".into(), "2026-12-02 00:00:00+00".into()))
+        );
+        assert_eq!(range_bound_literals("FOR VALUES FROM (100) TO (200)"), Some(("100".into(), "200".into())));
+        assert_eq!(range_bound_literals("FOR VALUES FROM (MINVALUE) TO (5)"), None);
+        assert_eq!(range_bound_literals("FOR VALUES FROM (1, 2) TO (3, 4)"), None);
+        assert_eq!(range_bound_literals("DEFAULT"), None);
+        assert_eq!(parse_bound("2026-12-01 07:00:00", false), Some(at(2026, 12, 1, 7)));
+        assert_eq!(parse_bound("2026-12-01", false), Some(day(2026, 12, 1)));
+        assert_eq!(parse_bound("2026-12-01 07:00:00.25", false), Some(at(2026, 12, 1, 7)));
+        assert_eq!(parse_bound("-5", true), Some(Bound::Integer(-5)));
+        assert_eq!(parse_bound("x", true), None);
+        let d = span("daily");
+        assert_eq!(spans_between(&d, day(2026, 12, 30), at(2027, 1, 1, 5), 10).unwrap().len(), 3);
+        assert_eq!(spans_between(&d, day(2026, 1, 1), day(2026, 12, 31), 100), None);
+    }
+
+    #[test]
+    fn requests_round_trip_as_lines() {
+        let mut p = Pairs::default();
+        p.set("control", "created at\nx\\y");
+        p.set("premake", 30);
+        let back = Pairs::decode(&p.encode());
+        assert_eq!(back, p);
+        assert_eq!(back.get("premake"), Some("30"));
+        assert_eq!(back.get("missing"), None);
     }
 }

@@ -23,7 +23,7 @@ fn to_unix_s(t: TimestampWithTimeZone) -> i64 {
 /// Refuse to start one more job worker when this database already runs
 /// `pg_optimizer.max_running_jobs` of them (a soft cap shared with the scheduler: it keeps any role
 /// from filling `max_worker_processes` with manual runs).
-fn check_capacity(what: &str) -> Result<()> {
+pub(crate) fn check_capacity(what: &str) -> Result<()> {
     let running = crate::shmem::workers::runners_in(unsafe { pg_sys::MyDatabaseId }.to_u32()) as i64;
     let max = crate::gucs::max_running_jobs() as i64;
     if running >= max {
@@ -39,7 +39,7 @@ fn check_capacity(what: &str) -> Result<()> {
 
 /// A run id for a run whose worker writes its own row (it is not waited for inside this
 /// transaction, so the row cannot be written here).
-fn next_run_id(caller: &'static str) -> Result<i64> {
+pub(crate) fn next_run_id(caller: &'static str) -> Result<i64> {
     Spi::get_one::<i64>("SELECT pg_catalog.nextval('optimizer.job_runs_run_id_seq')")
         .map_err(|e| ErrorReport::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string(), caller))
         .map(|id| id.unwrap_or(0))

@@ -5,3 +5,4 @@ pub mod predicates;
 pub mod whatif;
 pub mod advisor;
 pub mod jobs;
+pub mod partitions;

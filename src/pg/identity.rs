@@ -173,6 +173,35 @@ pub fn leave_for_process() {
     }
 }
 
+/// Run `body` (inside a transaction) as the bootstrap superuser the worker connected as, without
+/// `SECURITY_RESTRICTED_OPERATION` and with `search_path` pinned to `pg_catalog, pg_temp`, then
+/// come back to the role the process had become: the bookkeeping of a worker that works as a
+/// table's owner (writing to the extension's own tables). An error aborts the transaction, whose
+/// abort restores the identity and the settings the transaction started with.
+pub fn as_worker<R>(body: impl FnOnce() -> R) -> R {
+    unsafe {
+        let mut saved_user = pg_sys::InvalidOid;
+        let mut saved_context = 0;
+        pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
+        let nest = pg_sys::NewGUCNestLevel();
+        pg_sys::SetUserIdAndSecContext(pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID), 0);
+        pg_sys::set_config_option(
+            c"search_path".as_ptr(),
+            c"pg_catalog, pg_temp".as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+        let r = body();
+        pg_sys::AtEOXact_GUC(false, nest);
+        pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
+        r
+    }
+}
+
 /// Set a parameter for the session (survives commits), as SET does.
 pub fn set_session(name: &std::ffi::CStr, value: &std::ffi::CStr) {
     unsafe {

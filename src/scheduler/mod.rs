@@ -31,6 +31,8 @@ pub enum Errand {
     /// `optimizer.run_in_worker(...)`: commands in a DSM segment; with a run id, the caller does
     /// not wait and the runner records the run in `optimizer.job_runs` itself.
     Commands { db: u32, handle: u32, run_id: Option<i64> },
+    /// Partition work (`src/partitions`): its request in a DSM segment, the caller waits.
+    Partitions { db: u32, handle: u32 },
 }
 
 impl Errand {
@@ -40,6 +42,7 @@ impl Errand {
             Errand::Manual { db, run_id, job } => format!("M {db} {run_id} {job}"),
             Errand::Commands { db, handle, run_id: None } => format!("C {db} {handle}"),
             Errand::Commands { db, handle, run_id: Some(r) } => format!("D {db} {handle} {r}"),
+            Errand::Partitions { db, handle } => format!("P {db} {handle}"),
         }
     }
 
@@ -53,13 +56,17 @@ impl Errand {
             "M" => Errand::Manual { db, run_id: n.parse().ok()?, job: it.next()?.to_string() },
             "C" => Errand::Commands { db, handle: n.parse().ok()?, run_id: None },
             "D" => Errand::Commands { db, handle: n.parse().ok()?, run_id: Some(it.next()?.parse().ok()?) },
+            "P" => Errand::Partitions { db, handle: n.parse().ok()? },
             _ => return None,
         })
     }
 
     pub fn db(&self) -> u32 {
         match self {
-            Errand::Scheduled { db, .. } | Errand::Manual { db, .. } | Errand::Commands { db, .. } => *db,
+            Errand::Scheduled { db, .. }
+            | Errand::Manual { db, .. }
+            | Errand::Commands { db, .. }
+            | Errand::Partitions { db, .. } => *db,
         }
     }
 }
@@ -89,13 +96,35 @@ pub fn start_runner(errand: &Errand, label: &str) -> Result<DynamicBackgroundWor
 /// Start a runner from a SQL function and wait until it exits. If the wait is interrupted (a
 /// cancel, a statement timeout), the runner is told to stop too before the error goes on.
 pub fn run_and_wait(errand: &Errand, label: &str) -> Result<(), String> {
+    run_and_watch(errand, label, &mut || {})
+}
+
+/// [`run_and_wait`], calling `tick` about every half second while the runner works (to relay its
+/// progress).
+pub fn run_and_watch(errand: &Errand, label: &str, tick: &mut dyn FnMut()) -> Result<(), String> {
     let mut bgw: pg_sys::BackgroundWorker = (&runner_builder(errand, label)).into();
     let mut handle: *mut pg_sys::BackgroundWorkerHandle = std::ptr::null_mut();
     if !unsafe { pg_sys::RegisterDynamicBackgroundWorker(&mut bgw, &mut handle) } {
         return Err(no_slot_message());
     }
-    pgrx::PgTryBuilder::new(|| unsafe {
-        pg_sys::WaitForBackgroundWorkerShutdown(handle);
+    let tick = std::panic::AssertUnwindSafe(tick);
+    pgrx::PgTryBuilder::new(move || unsafe {
+        let tick = tick;
+        loop {
+            let mut pid: pg_sys::pid_t = 0;
+            if pg_sys::GetBackgroundWorkerPid(handle, &mut pid) == pg_sys::BgwHandleStatus::BGWH_STOPPED {
+                break;
+            }
+            pg_sys::WaitLatch(
+                pg_sys::MyLatch,
+                (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
+                500,
+                pg_sys::PG_WAIT_EXTENSION,
+            );
+            pg_sys::ResetLatch(pg_sys::MyLatch);
+            pg_sys::check_for_interrupts!();
+            (tick.0)();
+        }
     })
     .catch_others(|e| {
         unsafe { pg_sys::TerminateBackgroundWorker(handle) };
@@ -122,6 +151,7 @@ mod tests {
             Errand::Manual { db: 16384, run_id: 7, job: "nightly vacuum".into() },
             Errand::Commands { db: 1, handle: 4_000_000_000, run_id: None },
             Errand::Commands { db: 1, handle: 7, run_id: Some(99) },
+            Errand::Partitions { db: 3, handle: 12 },
         ] {
             assert!(e.encode().len() <= 128 - super::MAX_JOB_NAME + 96);
             assert_eq!(Errand::decode(&e.encode()), Some(e));

@@ -108,10 +108,12 @@ pub fn run(errand: &Errand) {
         Errand::Scheduled { run_id, .. } => run_job(*run_id, None),
         Errand::Manual { run_id, job, .. } => run_job(*run_id, Some(job)),
         Errand::Commands { handle, run_id, .. } => run_commands(*handle, *run_id),
+        // The partition worker's errand is run by `workers::runner` (partitions sit beside us).
+        Errand::Partitions { .. } => log!("pg_optimizer: a partition errand reached the job runner"),
     }
 }
 
-fn set_application_name(job: &str) {
+pub fn set_application_name(job: &str) {
     if let Ok(name) = CString::new(format!("pg_optimizer job {job}")) {
         identity::set_session(c"application_name", &name);
     }
@@ -196,17 +198,20 @@ fn wait_until_ms(due_ms: i64) {
     }
 }
 
-/// `run_in_worker`: run each command of the segment, write each outcome into it; when the caller
-/// does not wait (`run_id`), also record the run in `optimizer.job_runs`.
-fn run_commands(handle: u32, run_id: Option<i64>) {
+/// Attach the caller's segment, read its request and mark it taken (a caller that does not wait
+/// may then let the segment go). The mapping stays for the life of this process.
+///
+/// # Safety
+/// In a runner started with a segment handle.
+pub unsafe fn take_request(handle: u32, what: &str) -> Option<(Request, &'static mut [u8])> {
     unsafe {
         if pg_sys::CurrentResourceOwner.is_null() {
             pg_sys::CurrentResourceOwner = pg_sys::ResourceOwnerCreate(std::ptr::null_mut(), c"pg_optimizer job".as_ptr());
         }
         let seg = pg_sys::dsm_attach(handle);
         if seg.is_null() {
-            log!("pg_optimizer: run_in_worker: the caller's segment is gone (it stopped waiting)");
-            return;
+            log!("pg_optimizer: {what}: the caller's segment is gone (it stopped waiting)");
+            return None;
         }
         pg_sys::dsm_pin_mapping(seg);
         let base = pg_sys::dsm_segment_address(seg) as *mut u8;
@@ -215,12 +220,20 @@ fn run_commands(handle: u32, run_id: Option<i64>) {
         let req = match Request::read(bytes) {
             Ok(r) => r,
             Err(e) => {
-                log!("pg_optimizer: run_in_worker: {e}");
-                return;
+                log!("pg_optimizer: {what}: {e}");
+                return None;
             }
         };
-        // The request is ours now: a caller that does not wait may let the segment go.
         (*(base.add(Request::TAKEN_OFFSET) as *const std::sync::atomic::AtomicU32)).store(1, std::sync::atomic::Ordering::Release);
+        Some((req, bytes))
+    }
+}
+
+/// `run_in_worker`: run each command of the segment, write each outcome into it; when the caller
+/// does not wait (`run_id`), also record the run in `optimizer.job_runs`.
+fn run_commands(handle: u32, run_id: Option<i64>) {
+    unsafe {
+        let Some((req, bytes)) = take_request(handle, "run_in_worker") else { return };
         set_application_name(&req.label);
         if let Some(id) = run_id {
             txn("starting a run_in_worker run", || jobs::claim_detached(id, &req.label, pg_sys::Oid::from(req.role)));

@@ -21,7 +21,10 @@ pub extern "C-unwind" fn pg_optimizer_runner_main(_arg: pg_sys::Datum) {
     identity::set_session(c"search_path", c"pg_catalog, pg_temp");
     // Our bookkeeping is not workload (the job's own statements are recorded: see runner::execute).
     identity::set_session(c"pg_optimizer.enabled", c"off");
-    runner::run(&errand);
+    match errand {
+        Errand::Partitions { handle, .. } => crate::partitions::work::run_errand(handle),
+        _ => runner::run(&errand),
+    }
 }
 
 unsafe extern "C-unwind" fn uncount(_code: i32, entry: pg_sys::Datum) {
