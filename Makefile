@@ -6,7 +6,7 @@ SHELL := /bin/bash
 PGDATA_TEST ?= /tmp/pg_optimizer-pgtest
 RUNAS := $(shell [ "$$(id -u)" = 0 ] && echo "--runas postgres")
 
-.PHONY: demo test prereqs unit pgtest install regress integration fuzz-ci fuzz bench bench-advisor bench-scheduler demo-stop clean
+.PHONY: demo test prereqs unit pgtest install regress integration fuzz-ci fuzz bench bench-advisor bench-scheduler bench-partitions demo-stop clean
 
 prereqs:
 	scripts/prereqs.sh
@@ -61,6 +61,14 @@ bench-scheduler:
 	WITH_PEERS=1 scripts/prereqs.sh
 	PROFILE=release scripts/install.sh
 	bench/scheduler.sh
+
+# Partition maintenance against pg_partman: a 365-partition daily set, 30 simulated days
+# (libfaketime) of partman.run_maintenance() vs optimizer.maintain_partitions(), then the
+# default-partition case pg_partman errors on (~2 min).
+bench-partitions:
+	WITH_PEERS=1 scripts/prereqs.sh
+	PROFILE=release scripts/install.sh
+	bench/partitions.sh
 
 # The index advisor against pg_qualstats and a single-column HypoPG advisor on TPC-H SF 1 (~16 min).
 bench-advisor:

@@ -53,10 +53,15 @@
 # up the days skipped). Each system's call is run once (timed, not part of the ratio) and what it
 # did is printed: pg_partman's error (ATTACH PARTITION of the new child fails while the default
 # holds rows for it, and the whole run_maintenance() rolls back, retention included, and will fail
-# the same way every run); pg_optimizer's action rows ('rescued' with the row count), and the
-# check that the table's count(*) is unchanged, the default partition is empty and the new child
-# holds the rows. pg_partman's manual remedy (partman.partition_data_time on the parent, then
-# run_maintenance() again) is run and shown as well.
+# the same way every run: pg_partman 4.x takes the newest row of the default as "current" and
+# premakes from there); pg_optimizer's action rows ('rescued' with the row count), and the check
+# that nothing was lost: count(*) afterwards = count(*) before minus the rows of the days its
+# retention retired on the way (no more, no less), the default partition is empty and a regular
+# child holds the DEFAULT_ROWS rows. pg_partman's manual remedy (partman.partition_data_time on the
+# parent, then run_maintenance() again) is run and shown as well, with the days it leaves without
+# a child (partition_data_time creates only the child the rows need; run_maintenance then premakes
+# after the newest child, so the days in between stay missing and their rows would go to the
+# default again).
 #
 # Last line: `ratio: X`, X = pg_optimizer's total / pg_partman's total over the DAYS daily calls
 # (n/a when a system was not run or one of its daily calls failed). Acceptance: ratio <= 1.0 and
@@ -69,7 +74,7 @@
 # PREMAKE (30), ROWS_PER_DAY (1000), AHEAD_DAYS (40), DEFAULT_ROWS (5000), SYSTEMS
 # ("pg_partman pg_optimizer"), FAKETIME_SETTLE (2.2), BENCH_DIR (/tmp/pbench-partitions),
 # BENCH_PORT (5700), BENCH_OUT (/tmp/pbench-partitions-out), BENCH_LAST
-# (bench/partitions.last.txt). About 3 minutes at the defaults.
+# (bench/partitions.last.txt). About 2 minutes at the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -226,10 +231,21 @@ BEGIN
     IF d IS NOT NULL THEN EXECUTE format('SELECT count(*) FROM ONLY %s', d) INTO n; END IF;
     RETURN n;
 END \$\$;
+-- the days between p's first and last child that have no child: "2027-01-31 .. 2027-02-08, ..."
+CREATE FUNCTION bench_missing(p regclass) RETURNS text LANGUAGE sql STABLE AS \$\$
+    SELECT string_agg(CASE WHEN a = b THEN a::text ELSE format('%s .. %s', a, b) END, ', ' ORDER BY a)
+      FROM (SELECT min(d) AS a, max(d) AS b
+              FROM (SELECT d, d - (row_number() OVER (ORDER BY d))::int AS g
+                      FROM (SELECT generate_series(min(lo), max(lo), interval '1 day')::date AS d
+                              FROM bench_bounds(p) WHERE NOT is_default
+                            EXCEPT SELECT lo::date FROM bench_bounds(p) WHERE NOT is_default) m) x
+             GROUP BY g) y
+\$\$;
 -- "365 children, 2026-01-01 .. 2026-12-31, 0 days missing, default 0 rows"
 CREATE FUNCTION bench_span(p regclass) RETURNS text LANGUAGE sql AS \$\$
-    SELECT format('%s children, %s .. %s, %s days missing, %s', count(*), min(lo)::date, max(lo)::date,
+    SELECT format('%s children, %s .. %s, %s days missing%s, %s', count(*), min(lo)::date, max(lo)::date,
                   coalesce(max(lo)::date - min(lo)::date + 1 - count(*), 0),
+                  coalesce(' (' || bench_missing(p) || ')', ''),
                   CASE WHEN bench_default_rows(p) IS NULL THEN 'no default' ELSE format('default %s rows', bench_default_rows(p)) END)
       FROM bench_bounds(p) WHERE NOT is_default
 \$\$;
@@ -372,9 +388,9 @@ for d in $(seq 1 "$DAYS"); do
         what=""
         [ "$s" = pg_optimizer ] && what=" ($(actions "$OUT/day$d-$s.log"))"
         [ "$CALL_OK" = t ] || what=" FAILED: $(first_error "$OUT/day$d-$s.log")"
-        line+=$(printf "  %s %.1f ms%s" "$s" "$CALL_MS" "$what")
+        line+="${line:+; }$(printf "%s %.1f ms%s" "$s" "$CALL_MS" "$what")"
     done
-    printf "  day %2d (%s):%s\n" "$d" "$clock" "$line"
+    printf "  day %2d (%s): %s\n" "$d" "$clock" "$line"
     state
 done
 
@@ -390,6 +406,8 @@ for s in "${RUN_SYSTEMS[@]}"; do
         "$(sql -c "SELECT string_agg(format('%s (%s)', tableoid::regclass, n), ', ') FROM
             (SELECT tableoid, count(*) n FROM ${TABLE[$s]} WHERE ts >= '$TARGET_DAY' AND ts < '$TARGET_DAY'::date + 1 GROUP BY 1) x")"
 done
+# per day, the rows each table holds now (for the check that only retention removed rows)
+sql -c "CREATE TABLE bench_before AS SELECT ts::date AS d, count(*) AS n FROM ours_events GROUP BY 1"
 set_day $(( DAYS + AHEAD_DAYS - PREMAKE ))
 echo "  clock +$(( AHEAD_DAYS - PREMAKE )) days ($(clock_check)): $TARGET_DAY is now today + $PREMAKE, so maintenance must create its child"
 sql -c "CHECKPOINT"
@@ -418,18 +436,25 @@ for s in "${RUN_SYSTEMS[@]}"; do
         echo "      after the remedy:"; state | grep -E '^ +pg_partman '
     else
         if [ "$CALL_OK" = t ]; then
-            echo "  pg_optimizer  maintain_partitions() ($CALL_MS ms): $(actions "$log")"
+            echo "  pg_optimizer  maintain_partitions() ($CALL_MS ms), action rows: $(actions "$log")"
             grep -v -E '^(Time:|NOTICE|$)' "$log" | sed 's/^/      /'
         else
             echo "  pg_optimizer  maintain_partitions() FAILED after $CALL_MS ms: $(first_error "$log")"
         fi
         after=$(sql -c "SELECT count(*) FROM ours_events")
+        # rows retention was due to drop: those of the days before the oldest child now kept
+        kept=$(sql -c "SELECT coalesce(sum(n), 0) FROM bench_before
+                        WHERE d >= (SELECT min(lo)::date FROM bench_bounds('ours_events') WHERE NOT is_default)")
         drows=$(sql -c "SELECT coalesce(bench_default_rows('ours_events')::text, 'no default')")
         held=$(sql -c "SELECT coalesce(string_agg(format('%s (%s)', tableoid::regclass, n), ', '), 'none') FROM
             (SELECT tableoid, count(*) n FROM ours_events WHERE ts >= '$TARGET_DAY' AND ts < '$TARGET_DAY'::date + 1 GROUP BY 1) x")
+        held_ok=$(sql -c "SELECT count(*) = $DEFAULT_ROWS FROM ours_events WHERE ts >= '$TARGET_DAY' AND ts < '$TARGET_DAY'::date + 1
+                           AND tableoid NOT IN (SELECT rel FROM bench_bounds('ours_events') WHERE is_default)")
         verdict=ok
-        [ "$after" = "${BEFORE[$s]}" ] && [ "$drows" = 0 ] && [ "$CALL_OK" = t ] || verdict=NOT-OK
-        echo "      count(*) ${BEFORE[$s]} before, $after after; default partition $drows rows; rows of $TARGET_DAY in: $held => $verdict"
+        [ "$after" = "$kept" ] && [ "$drows" = 0 ] && [ "$held_ok" = t ] && [ "$CALL_OK" = t ] || verdict=NOT-OK
+        echo "      count(*): ${BEFORE[$s]} before, $(( BEFORE[$s] - kept )) of them in the days retention retired, $after after" \
+             "($([ "$after" = "$kept" ] && echo "nothing else lost" || echo "expected $kept"));" \
+             "default partition $drows rows; rows of $TARGET_DAY in: $held => $verdict"
         echo "      after:"; state | grep -E '^ +pg_optimizer '
     fi
 done

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PGRX_VERSION=0.18.0
 
 pkgs="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib-$PG_MAJOR libclang-dev clang pkg-config sudo valgrind sqlsmith"
-[ "${WITH_PEERS:-0}" = 1 ] && pkgs="$pkgs postgresql-$PG_MAJOR-pg-qualstats postgresql-$PG_MAJOR-hypopg postgresql-$PG_MAJOR-cron python3-venv"
+[ "${WITH_PEERS:-0}" = 1 ] && pkgs="$pkgs postgresql-$PG_MAJOR-pg-qualstats postgresql-$PG_MAJOR-hypopg postgresql-$PG_MAJOR-cron postgresql-$PG_MAJOR-partman faketime libfaketime python3-venv"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

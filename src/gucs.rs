@@ -384,7 +384,7 @@ fn define_scheduler_gucs() {
         &PARTITION_LOCK_TIMEOUT_MS,
         1,
         600_000,
-        GucContext::Suset,
+        GucContext::Userset,
         GucFlags::UNIT_MS,
     );
     GucRegistry::define_int_guc(

@@ -53,6 +53,8 @@ extension_sql_file!(
 extension_sql_file!("sql/scheduler.sql", name = "scheduler", requires = ["views", next_run, run_job, run_in_worker]);
 extension_sql_file!("sql/maintenance.sql", name = "maintenance", requires = ["scheduler"]);
 extension_sql_file!("sql/partitions.sql", name = "partitions", requires = ["scheduler", partition_request]);
+extension_sql_file!("sql/partition_advice.sql", name = "partition_advice", requires = ["views", "partitions"]);
+extension_sql_file!("sql/indexes.sql", name = "indexes", requires = ["scheduler", "maintenance"]);
 extension_sql_file!("sql/history.sql", name = "history", finalize);
 
 #[pg_guard]

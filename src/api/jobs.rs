@@ -197,6 +197,9 @@ fn run_in_worker(
                 pg_sys::ResetLatch(pg_sys::MyLatch);
                 pg_sys::check_for_interrupts!();
             }
+            // The worker maps the segment on its own now: let ours go (else the transaction's end
+            // warns of a leaked segment).
+            pg_sys::dsm_detach(seg);
             let msg = format!("running as run {run_id}: see optimizer.job_runs");
             let rows: Vec<_> =
                 req.commands.into_iter().map(|c| (c, "started".to_string(), None, Some(msg.clone()), None, Some(run_id))).collect();

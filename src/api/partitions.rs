@@ -25,8 +25,9 @@ fn spi(e: pgrx::spi::SpiError) -> ErrorReport {
     ErrorReport::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string(), "pg_optimizer")
 }
 
+/// The first column of the first row (None: no row, or NULL).
 fn text(sql: &str, args: &[DatumWithOid]) -> Result<Option<String>> {
-    Spi::get_one_with_args::<String>(sql, args).map_err(spi)
+    crate::partitions::catalog::one(sql, args).map_err(|e| ErrorReport::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e, "pg_optimizer"))
 }
 
 /// Start, watch and report one partition request.
@@ -86,6 +87,8 @@ fn partition_request(op: &str, target: Option<pg_sys::Oid>, settings: default!(V
     pairs.set("parent", parent.map(|p| p.to_u32()).unwrap_or(0));
     let run_id = next_run_id("partition_request")?;
     pairs.set("run_id", run_id);
+    // The caller's setting (the worker would read only the server's).
+    pairs.set("lock_timeout_ms", crate::gucs::partition_lock_timeout_ms());
     check_capacity("a partition worker")?;
     let outcome = hand_off(op, pairs.encode(), run_id)?;
     let rows = results(run_id)?;
@@ -221,10 +224,8 @@ fn check_setup(parent: pg_sys::Oid, pairs: &mut Pairs) -> Result<()> {
         let ok = if col_type == ColType::Integer {
             ret.trim().parse::<i64>().map(|v| v > 0).unwrap_or(false)
         } else {
-            let ok = PgTryBuilder::new(|| text("SELECT ($1::interval > '0'::interval)::text", &[ret.into()]).ok().flatten())
-                .catch_others(|_| None)
-                .execute();
-            ok.as_deref() == Some("true")
+            let ok = crate::pg::in_subtransaction(|| text("SELECT ($1::interval > '0'::interval)::text", &[ret.into()]).ok().flatten());
+            ok.ok().flatten().as_deref() == Some("true")
         };
         if !ok {
             return Err(invalid_argument(
@@ -248,9 +249,8 @@ fn check_setup(parent: pg_sys::Oid, pairs: &mut Pairs) -> Result<()> {
         Some(tz) => tz.to_string(),
         None => text("SELECT pg_catalog.current_setting('TimeZone')", &[])?.unwrap_or_else(|| "UTC".into()),
     };
-    let tz_ok = PgTryBuilder::new(|| text("SELECT (pg_catalog.now() AT TIME ZONE $1)::text", &[tz.clone().into()]).ok().flatten().is_some())
-        .catch_others(|_| false)
-        .execute();
+    let tz_ok = crate::pg::in_subtransaction(|| text("SELECT (pg_catalog.now() AT TIME ZONE $1)::text", &[tz.clone().into()]).ok().flatten().is_some())
+        .unwrap_or(false);
     if !tz_ok {
         return Err(invalid_argument(format!("time zone \"{tz}\" is not known"), "Use a name from pg_timezone_names, such as 'UTC' or 'Europe/Paris'."));
     }

@@ -16,10 +16,12 @@
 //!   (`deferred`), so maintenance never queues behind a long reader for long.
 //! - A new partition is created as a table of its own and attached (`ATTACH PARTITION` takes a
 //!   `SHARE UPDATE EXCLUSIVE` lock on the parent, which readers and writers do not conflict
-//!   with). With a default partition, the same transaction first locks the default against
-//!   writes (`SHARE ROW EXCLUSIVE`: readers go on), moves the rows of the new partition's range
-//!   out of it into the new partition, then attaches: rows are never lost, never seen twice,
-//!   and a default holding rows never blocks the creation of a partition (pg_partman's stall).
+//!   with). With a default partition, the same transaction first holds writers off the parent
+//!   (`SHARE ROW EXCLUSIVE`: readers go on; a writer that routed a row to the default under the
+//!   old bounds would otherwise fail the default's new constraint), moves the rows of the new
+//!   partition's range out of the default, then attaches: rows are never lost, never seen
+//!   twice, no writer fails, and a default holding rows never blocks the creation of a
+//!   partition (pg_partman's stall).
 //! - Retention detaches (`CONCURRENTLY` where the server allows it: no default partition), then
 //!   drops, keeps, or moves the partition to the archive schema. Partitioned indexes stay valid:
 //!   detaching a partition detaches its indexes from them.

@@ -43,6 +43,7 @@ struct Entry {
 struct Run {
     run_id: i64,
     caller: pg_sys::Oid,
+    lock_timeout_ms: i64,
     /// The set being worked on: (parent oid, its name, its owner).
     current: (u32, String, u32),
     pending: Vec<Entry>,
@@ -207,8 +208,8 @@ fn sleep_ms(ms: i64) {
     pg_sys::check_for_interrupts!();
 }
 
-fn set_lock_timeout() {
-    let v = CString::new(format!("{}ms", crate::gucs::partition_lock_timeout_ms())).unwrap();
+fn set_lock_timeout(ms: i64) {
+    let v = CString::new(format!("{ms}ms")).unwrap();
     identity::set_session(c"lock_timeout", &v);
 }
 
@@ -220,6 +221,7 @@ pub fn run_errand(handle: u32) {
     let mut r = Run {
         run_id: pairs.get("run_id").and_then(|v| v.parse().ok()).unwrap_or(0),
         caller: pg_sys::Oid::from(req.role),
+        lock_timeout_ms: pairs.get("lock_timeout_ms").and_then(|v| v.parse().ok()).unwrap_or_else(crate::gucs::partition_lock_timeout_ms),
         current: (0, String::new(), 0),
         pending: vec![],
         failed: vec![],
@@ -265,7 +267,7 @@ fn as_owner(r: &mut Run, set: &Set, work: impl FnOnce(&mut Run) -> Result<(), St
         }
     };
     identity::become_prepared(&role);
-    set_lock_timeout();
+    set_lock_timeout(r.lock_timeout_ms);
     let key = set.parent as i64;
     let locked = step(|| {
         Ok(one("SELECT pg_catalog.pg_try_advisory_lock(1886352244, $1::int4)::text", &[((key as u32) as i32).into()])?.as_deref()
@@ -530,8 +532,12 @@ fn make_all(r: &mut Run, set: &Set, p: &Parent, targets: Vec<(Target, u64)>) -> 
 /// attach it, grant what the parent grants. Returns each partition's name and rows moved.
 fn make(set: &Set, p: &Parent, targets: &[&Target]) -> Result<Vec<(String, u64)>, String> {
     let parent = set.qualified();
-    if let Some(def) = &p.default {
-        run(&format!("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE", def.qualified()))?;
+    // With a default partition, writers are held off the parent for this transaction (readers go
+    // on). ATTACH alone takes a lock writers do not wait for, and a writer that routed a row to
+    // the default under the old partition bounds would then fail the default's new constraint.
+    // The parent first, then (by ATTACH) the default: the order writers lock them in.
+    if p.default.is_some() {
+        run(&format!("LOCK TABLE {parent} IN SHARE ROW EXCLUSIVE MODE"))?;
     }
     let cols = p.columns.join(", ");
     let mut out = vec![];
@@ -767,6 +773,14 @@ fn owned_sequences(relid: u32, target: &str) -> Result<Vec<String>, String> {
     .collect())
 }
 
+/// `COMMENT ON TABLE` carrying `relid`'s comment to `target` (`LIKE` copies only the columns').
+fn table_comment(relid: u32, target: &str) -> Result<Vec<String>, String> {
+    Ok(one("SELECT pg_catalog.obj_description($1, 'pg_class')", &[oid_arg(relid)])?
+        .map(|c| format!("COMMENT ON TABLE {target} IS {}", core::literal(&c)))
+        .into_iter()
+        .collect())
+}
+
 /// Pairs (index of `from`, index of `to`) with the same definition, by name.
 fn index_pairs(from: u32, to: u32) -> Result<Vec<(String, String)>, String> {
     let def = "SELECT i.indexrelid, c.relname::text AS name,
@@ -825,7 +839,7 @@ fn convert(r: &mut Run, set: &mut Set, p: &Parent) -> Result<(), String> {
                     run(&g.replace("{}", &twin))?;
                 }
                 let moved = run(&format!("INSERT INTO {twin} ({cols}) SELECT {cols} FROM ONLY {old}"))?;
-                for fk in foreign_keys(oid, &twin)? {
+                for fk in foreign_keys(oid, &twin)?.into_iter().chain(table_comment(oid, &twin)?) {
                     run(&fk)?;
                 }
                 run(&format!("LOCK TABLE {old} IN ACCESS EXCLUSIVE MODE"))?;
@@ -860,7 +874,7 @@ fn convert(r: &mut Run, set: &mut Set, p: &Parent) -> Result<(), String> {
             }
         }
         run(&format!("CREATE TABLE {twin} (LIKE {old} INCLUDING ALL) PARTITION BY {by} ({col})"))?;
-        for fk in foreign_keys(oid, &twin)? {
+        for fk in foreign_keys(oid, &twin)?.into_iter().chain(table_comment(oid, &twin)?) {
             run(&fk)?;
         }
         for g in &grants {
@@ -971,7 +985,7 @@ fn undo(r: &mut Run, parent: u32) -> Result<(), String> {
                 run(&format!("CREATE TABLE {plain} (LIKE {old} INCLUDING ALL)"))?;
                 let n = run(&format!("INSERT INTO {plain} ({cols}) SELECT {cols} FROM {old}"))?;
                 run(&format!("LOCK TABLE {old} IN ACCESS EXCLUSIVE MODE"))?;
-                for fk in foreign_keys(oid, &plain)? {
+                for fk in foreign_keys(oid, &plain)?.into_iter().chain(table_comment(oid, &plain)?) {
                     run(&fk)?;
                 }
                 for g in &grants {

@@ -59,8 +59,9 @@
 --             when the index is not complete, drops the ON ONLY indexes of this run with a plain
 --             DROP INDEX (that also drops the leaf indexes already attached to them; PostgreSQL
 --             locks every partition for a moment to drop a partitioned index);
---   DROP INDEX CONCURRENTLY IF EXISTS <schema>.create_index_failed_<run>   (per schema; a no-op
---             when nothing failed);
+--   SET lock_timeout = 0; DROP INDEX CONCURRENTLY IF EXISTS <schema>.create_index_failed_<run>
+--             (per schema; a no-op when nothing failed; its waits block no reads or writes, so it
+--             waits up to statement_timeout rather than give up and leave the INVALID index);
 --   'finish'  checks that the index is valid and that nothing of this run is left INVALID; when
 --             not, it fails with the details, so the run ends 'failed'.
 -- Only indexes this run made are ever dropped: names are claimed only while free, and an
@@ -192,9 +193,9 @@ BEGIN
                         EXECUTE pg_catalog.format('DROP INDEX %s', r.name);
                         done := done || pg_catalog.format('dropped %s', r.name);
                         EXIT;
-                    EXCEPTION WHEN lock_not_available OR query_canceled THEN
-                        -- lock_timeout (query_canceled: a statement timeout, not retried)
-                        IF attempt = 3 OR SQLSTATE = '57014' THEN
+                    EXCEPTION WHEN lock_not_available THEN
+                        -- lock_timeout: wait a moment and try again, three times in all
+                        IF attempt = 3 THEN
                             done := done || pg_catalog.format('could not drop %s: %s', r.name, SQLERRM);
                             EXIT;
                         END IF;
@@ -298,7 +299,6 @@ DECLARE
     p_kind      text[] := '{}';   -- 'plain' | 'parent' | 'mid' | 'leaf' | 'reuse'
     p_index     text[] := '{}';   -- qualified index name
     p_table     text[] := '{}';   -- qualified table name
-    p_attach_to text[] := '{}';   -- qualified name of the index to attach to
     p_ddl       text[] := '{}';
     reused      text[] := '{}';
     schemas     text[] := '{}';   -- schemas of the leaf indexes (for the concurrent drops)
@@ -334,6 +334,10 @@ BEGIN
     IF root.relkind NOT IN ('r', 'p', 'm') THEN
         RAISE EXCEPTION 'create_index: % is not a table or materialized view', target
               USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF root.nspname IN ('pg_catalog', 'pg_toast', 'information_schema') THEN
+        RAISE EXCEPTION 'create_index: % is a system table', target
+              USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF root.relpersistence = 't' THEN
         RAISE EXCEPTION 'create_index: % is a temporary table', target
@@ -449,9 +453,9 @@ BEGIN
     -- (from pg_inherits: no lock is taken on any of them here)
     FOR node IN
         WITH RECURSIVE tree(relid, parent, level, path) AS (
-            SELECT target::oid, NULL::oid, 0, ARRAY[]::text[]
+            SELECT target::oid, NULL::oid, 0, ARRAY[]::text[] COLLATE "C"
             UNION ALL
-            SELECT i.inhrelid, i.inhparent, t.level + 1, t.path || c.relname::text
+            SELECT i.inhrelid, i.inhparent, t.level + 1, t.path || (c.relname::text COLLATE "C")
               FROM tree t
               JOIN pg_catalog.pg_inherits i ON i.inhparent = t.relid
               JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
@@ -479,6 +483,24 @@ BEGIN
             RAISE EXCEPTION 'create_index: partition % of % is a foreign table', node.relid::regclass, target
                   USING ERRCODE = 'wrong_object_type',
                         HINT = 'Foreign partitions cannot have indexes: a concurrent build per partition is not possible here; use CREATE INDEX on the parent (it skips them, for a non-unique index).';
+        END IF;
+
+        -- A unique index on a partitioned table must contain every partition key column, at
+        -- every level, as a plain key column (PostgreSQL's rule, checked here rather than later).
+        IF is_unique AND node.relkind = 'p' THEN
+            IF EXISTS (SELECT 1 FROM pg_catalog.pg_partitioned_table pt
+                        WHERE pt.partrelid = node.relid
+                          AND (pt.partexprs IS NOT NULL
+                               OR EXISTS (SELECT 1
+                                            FROM pg_catalog.unnest(pt.partattrs::int2[]) AS k(attnum)
+                                            JOIN pg_catalog.pg_attribute a ON a.attrelid = node.relid AND a.attnum = k.attnum
+                                           WHERE NOT (a.attname::text = ANY (key_columns))))) THEN
+                RAISE EXCEPTION 'create_index: a unique index on % must contain its partition key columns', node.relid::regclass
+                      USING ERRCODE = 'feature_not_supported',
+                            DETAIL = pg_catalog.format('%s is partitioned by %s.', node.relid::regclass,
+                                                       pg_catalog.pg_get_partkeydef(node.relid)),
+                            HINT = 'Add every partition key column (of the table and of its partitioned partitions) to columns; a key with an expression cannot be in a unique index.';
+            END IF;
         END IF;
 
         -- A name: the one given (for the target), else <table>_<columns>_idx within 63 bytes,
@@ -534,7 +556,8 @@ BEGIN
                                  JOIN pg_catalog.pg_opclass oc ON oc.oid = k.opc
                                 WHERE k.o <= x.indnkeyatts AND NOT oc.opcdefault)
                AND NOT EXISTS (SELECT 1
-                                 FROM pg_catalog.unnest(x.indcollation::oid[], x.indkey::int2[]) WITH ORDINALITY AS k(coll, attnum, o)
+                                 FROM ROWS FROM (pg_catalog.unnest(x.indcollation::oid[]), pg_catalog.unnest(x.indkey::int2[]))
+                                      WITH ORDINALITY AS k(coll, attnum, o)
                                  JOIN pg_catalog.pg_attribute a ON a.attrelid = node.relid AND a.attnum = k.attnum
                                 WHERE k.o <= x.indnkeyatts AND k.coll <> a.attcollation)
                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint pc WHERE pc.conindid = x.indexrelid)
@@ -545,8 +568,6 @@ BEGIN
 
         p_rel   := p_rel || node.relid;
         p_table := p_table || node.qname;
-        p_attach_to := p_attach_to || CASE WHEN node.level = 0 THEN NULL
-                                           ELSE p_index[pg_catalog.array_position(p_rel, node.parent)] END;
         IF existing IS NOT NULL THEN
             p_kind  := p_kind || 'reuse'::text;
             p_index := p_index || existing;
@@ -663,7 +684,9 @@ BEGIN
     -- verify; remove what a failure left
     cmds := cmds || pg_catalog.format('SELECT @extschema@.create_index_step(%L, %L, %L, %L)', 'settle', run, top, reused::text);
     FOR s IN SELECT DISTINCT u.nsp FROM pg_catalog.unnest(schemas) AS u(nsp) ORDER BY 1 LOOP
-        cmds := cmds || pg_catalog.format('DROP INDEX CONCURRENTLY IF EXISTS %I.%I', s, doomed);
+        -- Waiting here blocks no reads or writes (only other DDL and VACUUM of the table), and
+        -- giving up would leave the INVALID index: wait up to statement_timeout, not lock_timeout.
+        cmds := cmds || pg_catalog.format('SET lock_timeout = 0; DROP INDEX CONCURRENTLY IF EXISTS %I.%I', s, doomed);
     END LOOP;
     cmds := cmds || pg_catalog.format('SELECT @extschema@.create_index_step(%L, %L, %L)', 'finish', run, top);
 
@@ -693,7 +716,7 @@ BEGIN
     status      := 'started';
     message     := pg_catalog.format('run %s (job create_index): %s%s concurrent build(s)%s, in a background worker; '
                                      'when it ends, SELECT status, message FROM @extschema@.job_runs WHERE run_id = %s '
-                                     '(succeeded: %s is valid; failed: nothing of it is left, the message says why)',
+                                     '(succeeded: %s is valid; failed: it was not created, and the message says why and names anything that could not be removed)',
                                      w_run,
                                      CASE WHEN root.relkind = 'p'
                                           THEN pg_catalog.format('%s ON ONLY index(es), ', pg_catalog.cardinality(planned) - nbuild)

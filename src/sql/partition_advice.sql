@@ -23,16 +23,21 @@
 --   * the evidence is planned, not guessed: an empty temporary table with the key column alone
 --     (same name and type; pruning depends on nothing else, and no other column's type, default,
 --     constraint or user code comes along, which LIKE could bring), partitioned by range with those
---     partitions over the span (at most 1000, the newest kept), 4 ahead (premake) and a default
---     partition, as partition_table would leave it. Each recorded statement's quals on the column
---     are rebuilt with its sampled constants and planned with EXPLAIN on the clone; the partitions
---     in the plan are counted. The clone is dropped at the end, and on any error with the
+--     partitions over the span (at most 1000, the newest kept), the current period and 4 ahead of
+--     it (premake; integers: 4 steps beyond the largest value) and a default partition, as
+--     partition_table would leave it. Each recorded statement's quals on the column are rebuilt
+--     with its sampled constants and planned with EXPLAIN on the clone; the partitions in the plan
+--     are counted. The clone is dropped at the end, and on any error with the
 --     subtransaction that made it (a read-only transaction gets the rows, with that reason).
 --
 -- Columns: table_name, column_name, suggested_interval (an interval word, or an integer step),
 -- table_size, statements (filtering statements with a range qual on the column), range_share (their
 -- share of the table's filtering statements, by executions), partitions (the clone's, default
--- included), evidence, suggested_call (a partition_table call, every name a quoted literal).
+-- included), evidence, suggested_call (a partition_table call, every name a quoted literal;
+-- followed on the same line by '-- first: ...' when partition_table would refuse to convert the
+-- table as it is: row-level security, a typed table, foreign keys to it, views on it, triggers,
+-- identity columns, rules, unique constraints without the column; the same checks as
+-- check_convertible in src/api/partitions.rs).
 --
 -- Evidence (jsonb array, the statements with the most executions first, at most 50) holds one
 -- object per filtering statement of the table:
@@ -83,6 +88,7 @@ DECLARE
     span         float8;     -- seconds (time) or values (integer)
     iv           record;
     no_span      text;       -- why no partitions could be laid out
+    blockers     text;       -- what partition_table would refuse to convert
     iv_name      text;
     iv_unit      text;
     iv_step      text;
@@ -288,7 +294,10 @@ BEGIN
         statements := cand.n;
         range_share := pg_catalog.round(cand.share::numeric, 3)::float8;
 
-        -- 2. The interval, and the clone's bounds (oldest first, at most max_parts kept, newest last).
+        -- 2. The interval, and the clone's bounds (oldest first, at most max_parts kept, newest last):
+        --    time: the periods over the span, and the current one with premake ahead of it (as
+        --    partition_table makes them: ahead of now, not of the data); integers: the steps over
+        --    the span and premake beyond the largest value.
         no_span := NULL;
         IF lo IS NULL OR hi IS NULL THEN
             no_span := pg_catalog.format('no statistics on %I to size partitions with: run ANALYZE %I.%I',
@@ -315,9 +324,14 @@ BEGIN
                     EXECUTE pg_catalog.format(
                         'SELECT pg_catalog.array_agg(pg_catalog.quote_literal(b::%1$s) ORDER BY b),
                                 pg_catalog.array_agg(pg_catalog.quote_literal((b + $3::interval)::%1$s) ORDER BY b)
-                           FROM (SELECT b FROM pg_catalog.generate_series(pg_catalog.date_trunc($4, $1::%2$s),
-                                                                          $2::%2$s + $3::interval * $5, $3::interval) AS b
-                                  ORDER BY b DESC LIMIT $6) AS x',
+                           FROM (SELECT u.b
+                                   FROM (SELECT pg_catalog.generate_series(pg_catalog.date_trunc($4, $1::%2$s),
+                                                                           $2::%2$s, $3::interval) AS b
+                                         UNION
+                                         SELECT pg_catalog.generate_series(pg_catalog.date_trunc($4, pg_catalog.now()::%2$s),
+                                                                           pg_catalog.now()::%2$s + $3::interval * $5,
+                                                                           $3::interval)) AS u
+                                  ORDER BY u.b DESC LIMIT $6) AS x',
                         typ, work_typ)
                        INTO froms, tos USING lo, hi, iv_step, iv_unit, premake, max_parts;
                 ELSE
@@ -372,6 +386,45 @@ BEGIN
         suggested_call := pg_catalog.format('SELECT * FROM @extschema@.partition_table(%L, %L, %L, premake => %s);',
                                             pg_catalog.format('%I.%I', cand.nspname, cand.relname),
                                             cand.attname, iv_name, premake);
+        -- What partition_table refuses to convert (the checks of src/api/partitions.rs,
+        -- check_convertible), as a comment after the call: what to change first.
+        SELECT pg_catalog.string_agg(b.what, '; ' ORDER BY b.ord) INTO blockers
+          FROM (SELECT 1 AS ord, 'disable row-level security (enable it again after)' AS what
+                  FROM pg_catalog.pg_class cl WHERE cl.oid = cand.relid AND cl.relrowsecurity
+                UNION ALL
+                SELECT 2, 'a typed table (OF type): convert it by hand'
+                  FROM pg_catalog.pg_class cl WHERE cl.oid = cand.relid AND cl.reloftype <> 0
+                UNION ALL
+                SELECT 3, 'drop the foreign keys to it (' || pg_catalog.string_agg(pg_catalog.format('%I on %s', co.conname, co.conrelid::pg_catalog.regclass), ', ') || '), create them again after'
+                  FROM pg_catalog.pg_constraint co WHERE co.confrelid = cand.relid AND co.contype = 'f'
+                HAVING pg_catalog.count(*) > 0
+                UNION ALL
+                SELECT 4, 'drop the views on it (' || pg_catalog.string_agg(DISTINCT r.ev_class::pg_catalog.regclass::text, ', ') || '), create them again after'
+                  FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
+                 WHERE d.refobjid = cand.relid AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND r.ev_class <> cand.relid
+                HAVING pg_catalog.count(*) > 0
+                UNION ALL
+                SELECT 5, 'drop its triggers (' || pg_catalog.string_agg(pg_catalog.quote_ident(tg.tgname), ', ') || '), create them again after'
+                  FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = cand.relid AND NOT tg.tgisinternal
+                HAVING pg_catalog.count(*) > 0
+                UNION ALL
+                SELECT 6, 'turn its identity columns (' || pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ') || ') into nextval() defaults'
+                  FROM pg_catalog.pg_attribute a WHERE a.attrelid = cand.relid AND a.attidentity <> '' AND NOT a.attisdropped
+                HAVING pg_catalog.count(*) > 0
+                UNION ALL
+                SELECT 7, 'drop its rules (' || pg_catalog.string_agg(pg_catalog.quote_ident(ru.rulename), ', ') || ')'
+                  FROM pg_catalog.pg_rewrite ru WHERE ru.ev_class = cand.relid AND ru.rulename <> '_RETURN'
+                HAVING pg_catalog.count(*) > 0
+                UNION ALL
+                SELECT 8, pg_catalog.format('add %I to %s (a partitioned table''s unique constraints include its key) or drop them',
+                                            cand.attname, pg_catalog.string_agg(pg_catalog.quote_ident(co.conname), ', '))
+                  FROM pg_catalog.pg_constraint co
+                 WHERE co.conrelid = cand.relid AND co.contype IN ('p', 'u', 'x') AND NOT cand.attnum = ANY (co.conkey)
+                HAVING pg_catalog.count(*) > 0) AS b;
+        IF blockers IS NOT NULL THEN
+            -- One line: a name with a line break must not end the comment.
+            suggested_call := suggested_call || '  -- first: ' || pg_catalog.translate(blockers, E'\n\r', '  ');
+        END IF;
 
         -- 3. The clone, and each statement planned on it.
         ev := '[]'::jsonb;

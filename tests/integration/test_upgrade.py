@@ -14,8 +14,8 @@ from test_predicates import new_cluster
 
 PORT = 5498
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-CURRENT = "0.3.0"
-EARLIER = ["0.1.0", "0.2.0"]
+CURRENT = "0.4.0"
+EARLIER = ["0.1.0", "0.2.0", "0.3.0"]
 
 # Scripts of released versions: never edited once released (a new release adds files and their
 # checksums here).
@@ -24,6 +24,7 @@ RELEASED = {
     "pg_optimizer--0.1.0--0.2.0.sql": "ce8264f186563814858d5e36e44b74f0ba31bc805ad0415b6c9671b5375276c0",
     "pg_optimizer--0.2.0.sql": "aa6ed54799bb010740048b6cb02f267f6bc425099dae6b15d6ed29c35980edaf",
     "pg_optimizer--0.2.0--0.3.0.sql": "6533081e9ad6664339ae9cad99e7a05b2648ae80a0036bca26d27c4b1f0f5102",
+    "pg_optimizer--0.3.0.sql": "180a7eaddd58bd854e242f5b6cd2eaff5014cc25f5daec90800b3deffbf3304d",
 }
 
 # Everything an extension owns, described so that two databases can be compared line by line.
@@ -88,7 +89,7 @@ def test_every_release_has_a_path_to_this_version(uc):
     # Every version whose install script ships can reach the current one.
     paths = c.psql("SELECT source, path FROM pg_extension_update_paths('pg_optimizer') "
                    f"WHERE target = '{CURRENT}' AND path IS NOT NULL ORDER BY 1")
-    assert paths == [["0.1.0", "0.1.0--0.2.0--0.3.0"], ["0.2.0", "0.2.0--0.3.0"]], paths
+    assert paths == [["0.1.0", "0.1.0--0.2.0--0.3.0--0.4.0"], ["0.2.0", "0.2.0--0.3.0--0.4.0"], ["0.3.0", "0.3.0--0.4.0"]], paths
 
 
 @pytest.mark.parametrize("PREVIOUS", EARLIER)
@@ -117,7 +118,8 @@ def test_upgrade_from_an_earlier_release_gives_the_fresh_catalog(uc, PREVIOUS):
     extra = [r for r in upgraded if r not in fresh]
     assert (missing, extra) == ([], []), f"after the update, missing: {missing}\nextra: {extra}"
     # The built-in job came with the update, and the scheduler serves the updated database.
-    assert c.psql("SELECT name, builtin FROM optimizer.jobs", db="old_release") == [["statement_history", "t"]]
+    assert c.psql("SELECT name, builtin FROM optimizer.jobs ORDER BY name", db="old_release") == \
+        [["maintain_partitions", "t"], ["statement_history", "t"]]
     deadline = time.time() + 20
     while not c.psql("SELECT 1 FROM pg_stat_activity WHERE backend_type = 'pg_optimizer scheduler' AND datname = 'old_release'"):
         assert time.time() < deadline, "no scheduler in the updated database"

@@ -1,0 +1,30 @@
+#!/usr/bin/env python3
+"""Write sql/pg_optimizer--0.3.0--0.4.0.sql from the generated install script of this build (the
+Rust functions new in 0.4.0) and the SQL files new in 0.4.0. Run once when the release is cut,
+after `scripts/install.sh`; the written file is then frozen (tests/integration/test_upgrade.py
+checks its checksum once it is listed as released)."""
+import re
+import subprocess
+
+share = subprocess.run(["pg_config", "--sharedir"], capture_output=True, text=True, check=True).stdout.strip()
+gen = open(f"{share}/extension/pg_optimizer--0.4.0.sql").read()
+blocks = []
+for name in ["partition_request"]:
+    m = re.search(r'CREATE\s+FUNCTION "%s"\(.*?;\n' % name, gen, re.S)
+    blocks.append(re.sub(r'^CREATE\s+FUNCTION "([a-z_]+)"\(', r'CREATE FUNCTION @extschema@."\1"(', m.group(0)))
+hdr = """-- pg_optimizer 0.3.0 -> 0.4.0. Released with 0.4.0: never edit (a test checks its checksum); the
+-- next release chains a new file after it.
+--
+-- What changes: partition sets (tables partition_sets, partition_log, partition_work; views
+-- partitions and partition_progress; partition_table, maintain_partitions, undo_partitioning and
+-- the built-in job maintain_partitions), partition_advice, and create_index (the shared
+-- CONCURRENTLY index path). Nothing that exists in 0.3.0 changes.
+
+\\echo Use "ALTER EXTENSION pg_optimizer UPDATE TO '0.4.0'" to load this file. \\quit
+
+"""
+body = hdr + "\n".join(blocks)
+for f in ["partitions", "partition_advice", "indexes"]:
+    body += "\n" + open(f"src/sql/{f}.sql").read()
+open("sql/pg_optimizer--0.3.0--0.4.0.sql", "w").write(body)
+print("wrote sql/pg_optimizer--0.3.0--0.4.0.sql")

@@ -1,0 +1,1631 @@
+-- pg_optimizer 0.3.0 -> 0.4.0. Released with 0.4.0: never edit (a test checks its checksum); the
+-- next release chains a new file after it.
+--
+-- What changes: partition sets (tables partition_sets, partition_log, partition_work; views
+-- partitions and partition_progress; partition_table, maintain_partitions, undo_partitioning and
+-- the built-in job maintain_partitions), partition_advice, and create_index (the shared
+-- CONCURRENTLY index path). Nothing that exists in 0.3.0 changes.
+
+\echo Use "ALTER EXTENSION pg_optimizer UPDATE TO '0.4.0'" to load this file. \quit
+
+CREATE FUNCTION @extschema@."partition_request"(
+	"op" TEXT, /* & str */
+	"target" oid, /* Option < pg_sys :: Oid > */
+	"settings" TEXT[] DEFAULT '{}' /* Vec < Option < String > > */
+) RETURNS TABLE (
+	"parent_table" oid,  /* Option < pg_sys :: Oid > */
+	"action" TEXT,  /* String */
+	"partition" TEXT,  /* Option < String > */
+	"rows" bigint,  /* Option < i64 > */
+	"detail" TEXT  /* Option < String > */
+)
+VOLATILE PARALLEL UNSAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'partition_request_wrapper';
+
+-- Partition sets (src/partitions): the configuration of each managed parent, every action taken,
+-- and the progress of long moves. The work itself (creating ahead, retention, moving rows out of
+-- a default partition, converting a plain table) runs in a background worker as the parent's
+-- owner: optimizer.partition_table, optimizer.maintain_partitions and
+-- optimizer.undo_partitioning start it and wait for it.
+--
+-- Row-level security keeps every role to the sets of the tables it owns (membership in the
+-- owning role counts); superusers see all of them.
+
+CREATE TABLE @extschema@.partition_sets (
+    parent regclass PRIMARY KEY,
+    control text NOT NULL,
+    method text NOT NULL CHECK (method IN ('range', 'list', 'hash')),
+    -- range: 'daily', '3 months', ... or an integer step; NULL for list and hash
+    "interval" text,
+    premake integer NOT NULL DEFAULT 4 CHECK (premake BETWEEN 0 AND 1000),
+    -- time: an interval ('90 days'); integer: a count of values; NULL: keep everything
+    retention text,
+    retention_action text NOT NULL DEFAULT 'drop' CHECK (retention_action IN ('drop', 'detach', 'archive')),
+    archive_schema name,
+    time_zone text NOT NULL DEFAULT 'UTC',
+    with_default boolean NOT NULL DEFAULT true,
+    batch_rows integer NOT NULL DEFAULT 10000 CHECK (batch_rows > 0),
+    modulus integer CHECK (modulus > 0),
+    enabled boolean NOT NULL DEFAULT true,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    last_run_at timestamptz,
+    last_status text,
+    last_message text
+);
+COMMENT ON TABLE @extschema@.partition_sets IS
+  'pg_optimizer partition sets: one row per managed parent (optimizer.partition_table registers it; set enabled = false to pause its maintenance)';
+
+CREATE TABLE @extschema@.partition_log (
+    id bigserial PRIMARY KEY,
+    run_id bigint NOT NULL,
+    at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    parent oid NOT NULL,
+    parent_name text NOT NULL,
+    owner regrole,
+    action text NOT NULL,
+    partition text,
+    rows bigint,
+    detail text
+);
+CREATE INDEX partition_log_run ON @extschema@.partition_log (run_id);
+CREATE INDEX partition_log_at ON @extschema@.partition_log (at);
+COMMENT ON TABLE @extschema@.partition_log IS
+  'Every action of partition management (created, rescued, moved, retired, deferred, failed ...), kept pg_optimizer.job_history_days days';
+
+-- One row per parent being worked on (a conversion, or rows moving out of a default partition).
+CREATE TABLE @extschema@.partition_work (
+    parent oid PRIMARY KEY,
+    parent_name text NOT NULL,
+    owner regrole,
+    run_id bigint NOT NULL,
+    phase text NOT NULL,
+    rows_total bigint NOT NULL DEFAULT 0,
+    rows_moved bigint NOT NULL DEFAULT 0,
+    started_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    pid integer
+);
+
+ALTER TABLE @extschema@.partition_sets ENABLE ROW LEVEL SECURITY;
+CREATE POLICY sets_of_their_owner ON @extschema@.partition_sets
+    USING (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = parent), 'USAGE'));
+ALTER TABLE @extschema@.partition_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY log_of_their_owner ON @extschema@.partition_log FOR SELECT
+    USING (owner IS NOT NULL AND pg_catalog.pg_has_role(owner, 'USAGE'));
+ALTER TABLE @extschema@.partition_work ENABLE ROW LEVEL SECURITY;
+CREATE POLICY work_of_their_owner ON @extschema@.partition_work FOR SELECT
+    USING (owner IS NOT NULL AND pg_catalog.pg_has_role(owner, 'USAGE'));
+-- Owners may pause a set or change its settings; the worker registers sets (as the owner).
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.partition_sets TO PUBLIC;
+GRANT SELECT ON @extschema@.partition_log, @extschema@.partition_work TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.partition_sets', '');
+
+-- Whether a partition of a set is inside its retention (kept): true unless its whole range ended
+-- at or before the cutoff (now minus the retention in the set's time zone; for an integer control
+-- column, the largest value minus the retention), and never for the newest partition. The same
+-- rule maintain_partitions applies.
+CREATE FUNCTION @extschema@.partition_in_retention(parent regclass, partition regclass)
+RETURNS boolean
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    s @extschema@.partition_sets;
+    typ regtype;
+    upper_lit text;
+    expr text := pg_get_expr((SELECT c.relpartbound FROM pg_class c WHERE c.oid = partition), partition);
+    kept boolean;
+    is_newest boolean;
+BEGIN
+    SELECT * INTO s FROM @extschema@.partition_sets x WHERE x.parent = partition_in_retention.parent;
+    IF s.parent IS NULL OR s.retention IS NULL OR s.method <> 'range' OR expr IS NULL OR expr = 'DEFAULT' THEN
+        RETURN true;
+    END IF;
+    upper_lit := substring(expr FROM '\) TO \(''?([^'')]*)''?\)$');
+    IF upper_lit IS NULL OR upper_lit IN ('MAXVALUE', 'MINVALUE') THEN
+        RETURN true;
+    END IF;
+    SELECT a.atttypid::regtype INTO typ FROM pg_attribute a
+     WHERE a.attrelid = s.parent AND a.attname = s.control AND NOT a.attisdropped;
+    -- The newest partition is always kept.
+    EXECUTE format($q$
+        SELECT %L::%s >= max(substring(pg_get_expr(c.relpartbound, c.oid) FROM '\) TO \(''?([^'')]*)''?\)$')::%s)
+          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = $1 AND pg_get_expr(c.relpartbound, c.oid) ~ '^FOR VALUES FROM'
+           AND pg_get_expr(c.relpartbound, c.oid) !~ 'MAXVALUE'$q$, upper_lit, typ, typ)
+       INTO is_newest USING s.parent;
+    IF is_newest THEN
+        RETURN true;
+    END IF;
+    IF typ = 'timestamp with time zone'::regtype THEN
+        kept := upper_lit::timestamptz > now() - s.retention::interval;
+    ELSIF typ = 'timestamp without time zone'::regtype THEN
+        kept := upper_lit::timestamp > (now() AT TIME ZONE s.time_zone) - s.retention::interval;
+    ELSIF typ = 'date'::regtype THEN
+        kept := upper_lit::date > (now() AT TIME ZONE s.time_zone) - s.retention::interval;
+    ELSE
+        EXECUTE format('SELECT %L::numeric > max(%I)::numeric - %L::numeric FROM %s', upper_lit, s.control, s.retention, s.parent)
+           INTO kept;
+    END IF;
+    RETURN coalesce(kept, true);
+END
+$fn$;
+
+CREATE VIEW @extschema@.partitions WITH (security_barrier) AS
+WITH RECURSIVE tree AS (
+    SELECT s.parent::oid AS root, i.inhrelid AS relid, 1 AS level
+      FROM @extschema@.partition_sets s
+      JOIN pg_catalog.pg_inherits i ON i.inhparent = s.parent
+    UNION ALL
+    SELECT t.root, i.inhrelid, t.level + 1
+      FROM tree t JOIN pg_catalog.pg_inherits i ON i.inhparent = t.relid
+)
+SELECT t.root::regclass                                          AS parent,
+       t.relid::regclass                                         AS partition,
+       t.level,
+       pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS is_default,
+       pg_catalog.pg_get_expr(c.relpartbound, c.oid)             AS bound,
+       CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END   AS rows_estimate,
+       pg_catalog.pg_total_relation_size(c.oid)                  AS bytes,
+       pg_catalog.pg_size_pretty(pg_catalog.pg_total_relation_size(c.oid)) AS size,
+       CASE WHEN s.retention IS NULL OR s.method <> 'range'
+                 OR pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' THEN true
+            ELSE @extschema@.partition_in_retention(s.parent, c.oid) END AS in_retention
+  FROM tree t
+  JOIN pg_catalog.pg_class c ON c.oid = t.relid
+  JOIN @extschema@.partition_sets s ON s.parent = t.root
+ ORDER BY t.root, pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', c.relname;
+COMMENT ON VIEW @extschema@.partitions IS
+  'Every partition of every partition set you may see: bound, rows estimate, size, whether it is inside retention';
+
+CREATE VIEW @extschema@.partition_progress AS
+SELECT w.parent::regclass                                             AS parent,
+       w.phase,
+       w.rows_moved,
+       GREATEST(w.rows_total - w.rows_moved, 0)                        AS rows_left,
+       CASE WHEN w.updated_at > w.started_at
+            THEN pg_catalog.round((w.rows_moved / EXTRACT(epoch FROM w.updated_at - w.started_at))::numeric, 1) END
+                                                                       AS rows_per_second,
+       CASE WHEN w.rows_moved > 0 AND w.updated_at > w.started_at
+            THEN pg_catalog.make_interval(secs => pg_catalog.round(
+                   (GREATEST(w.rows_total - w.rows_moved, 0) * EXTRACT(epoch FROM w.updated_at - w.started_at)
+                    / w.rows_moved)::numeric, 1)::float8) END          AS eta,
+       w.started_at,
+       w.updated_at,
+       w.pid,
+       w.run_id
+  FROM @extschema@.partition_work w;
+COMMENT ON VIEW @extschema@.partition_progress IS
+  'Long partition work in progress (a conversion, rows moving out of a default partition): rows moved, rows left, rate, estimated time left';
+
+GRANT SELECT ON @extschema@.partitions, @extschema@.partition_progress TO PUBLIC;
+
+-- Built-in: partition maintenance every hour (a no-op without partition sets).
+INSERT INTO @extschema@.jobs (name, schedule, command, owner, builtin, timeout)
+VALUES ('maintain_partitions', '1 hour', 'SELECT count(*) FROM @extschema@.maintain_partitions()',
+        CURRENT_USER::text::regrole, true, '1 hour');
+
+-- ---------------------------------------------------------------------------------------------
+-- The API: each call hands its work to a partition worker (running as the table's owner) and
+-- waits; what it did comes back one row per parent and action (and is kept in partition_log).
+
+CREATE FUNCTION @extschema@.partition_setting(key text, value text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT key || '=' || pg_catalog.replace(pg_catalog.replace(value, E'\\', E'\\\\'), E'\n', E'\\n') $$;
+
+CREATE FUNCTION @extschema@.partition_table(
+    parent regclass,
+    control text,
+    "interval" text DEFAULT NULL,
+    premake integer DEFAULT 4,
+    retention text DEFAULT NULL,
+    method text DEFAULT 'range',
+    modulus integer DEFAULT NULL,
+    with_default boolean DEFAULT true,
+    retention_action text DEFAULT 'drop',
+    archive_schema name DEFAULT NULL,
+    time_zone text DEFAULT NULL,
+    batch_rows integer DEFAULT 10000,
+    start_from text DEFAULT NULL
+) RETURNS TABLE(parent_table regclass, action text, partition text, rows bigint, detail text)
+LANGUAGE sql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT r.parent_table::regclass, r.action, r.partition, r.rows, r.detail
+  FROM @extschema@.partition_request('setup', parent::oid, pg_catalog.array_remove(ARRAY[
+        @extschema@.partition_setting('control', control),
+        @extschema@.partition_setting('interval', "interval"),
+        @extschema@.partition_setting('premake', premake::text),
+        @extschema@.partition_setting('retention', retention),
+        @extschema@.partition_setting('method', method),
+        @extschema@.partition_setting('modulus', modulus::text),
+        @extschema@.partition_setting('with_default', with_default::text),
+        @extschema@.partition_setting('retention_action', retention_action),
+        @extschema@.partition_setting('archive_schema', archive_schema::text),
+        @extschema@.partition_setting('time_zone', time_zone),
+        @extschema@.partition_setting('batch_rows', batch_rows::text),
+        @extschema@.partition_setting('start_from', start_from)], NULL)) AS r
+$fn$;
+COMMENT ON FUNCTION @extschema@.partition_table(regclass, text, text, integer, text, text, integer, boolean, text, name, text, integer, text) IS
+  'Make a table a partition set (range by time or integer, list, hash), converting a plain table online; runs as the table''s owner and reports what it did';
+
+CREATE FUNCTION @extschema@.maintain_partitions(parent regclass DEFAULT NULL)
+RETURNS TABLE(parent_table regclass, action text, partition text, rows bigint, detail text)
+LANGUAGE sql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT r.parent_table::regclass, r.action, r.partition, r.rows, r.detail
+  FROM @extschema@.partition_request('maintain', parent::oid) AS r
+$fn$;
+COMMENT ON FUNCTION @extschema@.maintain_partitions(regclass) IS
+  'Create partitions ahead, move rows out of default partitions, apply retention: for one set or every enabled set you own (a no-op on a standby)';
+
+CREATE FUNCTION @extschema@.undo_partitioning(parent regclass)
+RETURNS TABLE(parent_table regclass, action text, partition text, rows bigint, detail text)
+LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT r.parent_table::regclass, r.action, r.partition, r.rows, r.detail
+  FROM @extschema@.partition_request('undo', parent::oid) AS r
+$fn$;
+COMMENT ON FUNCTION @extschema@.undo_partitioning(regclass) IS
+  'Turn a partition set back into a plain table of the same name, with its rows, indexes, constraints and grants (writers wait while the rows are copied)';
+
+-- partition_advice: which large tables the recorded workload would have partitioned by range, on
+-- which column and with which interval, and the evidence, measured with the planner.
+--
+--     SELECT * FROM optimizer.partition_advice();                        -- tables of 1 GB or more
+--     SELECT * FROM optimizer.partition_advice(min_size => '200MB', min_share => 0.8);
+--
+-- One row per table:
+--   * ordinary tables of the current database (not partitioned, not a partition, no inheritance,
+--     not temporary, not an extension's, not in pg_catalog / information_schema) of at least
+--     min_size (pg_total_relation_size), that the caller may SELECT from;
+--   * the column: one plain column of type timestamptz, timestamp or date, or an integer column
+--     that counts up (identity, serial default, or pg_stats correlation >= 0.9), on which at least
+--     min_share of the table's recorded filtering statements have a range qual (<, <=, >, >=;
+--     BETWEEN is two of them), each statement weighted by its executions; quals inside an OR are
+--     not counted. The column with the largest share wins;
+--   * the interval comes from the column's value span: pg_stats (histogram bounds and most common
+--     values); without statistics, min() and max() through a btree index on the column, only when
+--     EXPLAIN shows both ends read from the index (never a table scan); with neither, the row says
+--     to ANALYZE and suggests nothing. Time: the coarsest of yearly, quarterly, monthly, weekly,
+--     daily, hourly that gives at least 20 partitions over the span (so 20 to about 480; aligned
+--     like date_trunc in the session's time zone, as partition_table does by default). Integers:
+--     a 1-2-5 step giving 40 to 100;
+--   * the evidence is planned, not guessed: an empty temporary table with the key column alone
+--     (same name and type; pruning depends on nothing else, and no other column's type, default,
+--     constraint or user code comes along, which LIKE could bring), partitioned by range with those
+--     partitions over the span (at most 1000, the newest kept), the current period and 4 ahead of
+--     it (premake; integers: 4 steps beyond the largest value) and a default partition, as
+--     partition_table would leave it. Each recorded statement's quals on the column are rebuilt
+--     with its sampled constants and planned with EXPLAIN on the clone; the partitions in the plan
+--     are counted. The clone is dropped at the end, and on any error with the
+--     subtransaction that made it (a read-only transaction gets the rows, with that reason).
+--
+-- Columns: table_name, column_name, suggested_interval (an interval word, or an integer step),
+-- table_size, statements (filtering statements with a range qual on the column), range_share (their
+-- share of the table's filtering statements, by executions), partitions (the clone's, default
+-- included), evidence, suggested_call (a partition_table call, every name a quoted literal;
+-- followed on the same line by '-- first: ...' when partition_table would refuse to convert the
+-- table as it is: row-level security, a typed table, foreign keys to it, views on it, triggers,
+-- identity columns, rules, unique constraints without the column; the same checks as
+-- check_convertible in src/api/partitions.rs).
+--
+-- Evidence (jsonb array, the statements with the most executions first, at most 50) holds one
+-- object per filtering statement of the table:
+--   queryid, query (optimizer.statements; NULL or '<insufficient privilege>' as that view shows it),
+--   executions, predicate (the quals as planned), partitions_scanned (the most any of its sampled
+--   constant sets scans), partitions_total, samples (constant sets planned), reason (why it was not
+--   measured, or a note; NULL otherwise).
+-- The sampled constants of each qual are kept independently (a reservoir per qual), so a lower and
+-- an upper bound are paired nearest-first: each lower bound with the smallest upper bound at or
+-- above it, and each upper bound with the largest lower bound at or below it.
+-- Equality and IN-list quals on the column are planned too (alone: they bound the scan). A
+-- statement without recorded constants for the column (compared to now() - interval '1 day', an
+-- IN list, whose values are not sampled, or constant capture off) is listed with
+-- partitions_scanned NULL and the reason. A statement that filters the table without a qual on the
+-- column scans every partition (planned once without a qual).
+--
+-- Runs with the rights of the caller and reads only what the caller may see: statements of other
+-- users count only when the caller may read all statistics (their query ids are hidden otherwise),
+-- and tables the caller cannot SELECT from are skipped. No user code runs: the clone has one column
+-- of a built-in type, the planned quals use built-in btree operators (OID < 16384) and literals
+-- cast to built-in types; min()/max() are read from the table only when it has no row-level
+-- security, no index expression or predicate and no expression statistics (whose expressions the
+-- planner would evaluate).
+
+CREATE FUNCTION @extschema@.partition_advice(min_size text DEFAULT '1GB', min_share float8 DEFAULT 0.5)
+RETURNS TABLE (table_name regclass, column_name text, suggested_interval text, table_size text,
+               statements bigint, range_share float8, partitions int, evidence jsonb,
+               suggested_call text)
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    premake      constant int := 4;      -- partitions ahead of the newest value, as suggested
+    max_parts    constant int := 1000;   -- cap on the clone's range partitions
+    max_evidence constant int := 50;     -- statements planned per table
+    max_samples  constant int := 8;      -- constant sets planned per statement
+    clone        constant text := 'pg_optimizer_partition_advice';
+    min_bytes    bigint;
+    cand         record;
+    typ          text;       -- the column's type as format_type writes it (built-in: keywords)
+    is_time      boolean;
+    is_date      boolean;
+    work_typ     text;       -- the type partition bounds are computed in
+    hist         text;
+    mcv          text;
+    lo           text;       -- value span, as text of the column's type
+    hi           text;
+    span         float8;     -- seconds (time) or values (integer)
+    iv           record;
+    no_span      text;       -- why no partitions could be laid out
+    blockers     text;       -- what partition_table would refuse to convert
+    iv_name      text;
+    iv_unit      text;
+    iv_step      text;
+    int_step     numeric;
+    typ_min      numeric;
+    typ_max      numeric;
+    froms        text[];
+    tos          text[];
+    n_parts      int;
+    all_scanned  int;
+    ev           jsonb;
+    ev_item      jsonb;
+    stmt         jsonb;
+    qual         jsonb;
+    c            text;
+    lit          text;
+    shown        text;
+    k            float8;
+    qtexts       jsonb;
+    -- per statement
+    lo_sql text[]; lo_txt text[]; lo_key float8[];
+    hi_sql text[]; hi_txt text[]; hi_key float8[];
+    pr_sql text[]; pr_txt text[];
+    missing      boolean;    -- a qual on the column without recorded constants
+    missing_list boolean;    -- an IN list on the column (never sampled)
+    best_i       int;
+    bi           int;
+    scanned      int;
+    max_scanned  int;
+    plan         jsonb;
+    reason       text;
+    err          text;
+    i            int;
+    j            int;
+BEGIN
+    IF min_size IS NULL OR min_share IS NULL THEN
+        RAISE EXCEPTION 'partition_advice: arguments must not be NULL'
+              USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF min_share < 0 OR min_share > 1 OR min_share = 'NaN'::float8 THEN
+        RAISE EXCEPTION 'partition_advice: min_share must be between 0 and 1, not %', min_share
+              USING ERRCODE = 'invalid_parameter_value',
+                    HINT = 'It is the share of a table''s filtering statements (weighted by executions) that must have a range qual on the column.';
+    END IF;
+    min_bytes := pg_catalog.pg_size_bytes(min_size);   -- '1GB', '500 MB', '1048576' (22023 otherwise)
+    IF min_bytes < 0 THEN
+        RAISE EXCEPTION 'partition_advice: min_size must not be negative'
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    FOR cand IN
+        WITH q AS (   -- quals of statements the caller may see (others' query ids read NULL)
+            SELECT e.root_relid AS relid, e.queryid, e.attnums, e.expression, e.op_kind, e.negated,
+                   e.or_group, e.rhs, e.effective_opno AS opno, e.counts[1] AS executions, e.constants
+              FROM @extschema@.predicate_entries e
+             WHERE e.kind = 'qual' AND e.queryid IS NOT NULL AND e.root_relid IS NOT NULL
+               AND e.rhs IS DISTINCT FROM 'join column'
+               AND e.place IS DISTINCT FROM 'hash cond' AND e.place IS DISTINCT FROM 'merge cond'
+        ), t AS (     -- candidate tables
+            SELECT cl.oid AS relid, cl.relname, n.nspname, pg_catalog.pg_total_relation_size(cl.oid) AS bytes
+              FROM pg_catalog.pg_class cl
+              JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+             WHERE cl.oid IN (SELECT q.relid FROM q)
+               AND cl.relkind = 'r' AND NOT cl.relispartition AND cl.relpersistence <> 't'
+               AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits inh
+                                WHERE inh.inhrelid = cl.oid OR inh.inhparent = cl.oid)
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                                WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                                  AND d.objid = cl.oid AND d.deptype = 'e')
+               AND pg_catalog.has_table_privilege(cl.oid, 'SELECT')
+        ), big AS (
+            SELECT t.* FROM t WHERE t.bytes >= min_bytes
+        ), s AS (     -- filtering statements per table, weighted by executions
+            SELECT q.relid, q.queryid, pg_catalog.max(q.executions) AS weight
+              FROM q JOIN big USING (relid)
+             GROUP BY q.relid, q.queryid
+        ), cq AS (    -- their quals on one plain column of a partitionable type, built-in btree operator
+            SELECT q.relid, q.queryid, q.attnums[1] AS attnum, st.strategy, q.op_kind, o.oprname,
+                   pg_catalog.format_type(o.oprright, NULL) AS rtype, q.constants
+              FROM q JOIN big USING (relid)
+              JOIN pg_catalog.pg_attribute a ON a.attrelid = q.relid AND a.attnum = q.attnums[1] AND NOT a.attisdropped
+              JOIN pg_catalog.pg_operator o ON o.oid = q.opno
+             CROSS JOIN LATERAL (
+                   SELECT pg_catalog.min(ao.amopstrategy) AS strategy
+                     FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_am am ON am.oid = ao.amopmethod
+                    WHERE ao.amopopr = o.oid AND am.amname = 'btree' AND ao.amoppurpose = 's'
+                      AND ao.amoplefttype = a.atttypid) st
+             WHERE pg_catalog.cardinality(q.attnums) = 1 AND q.expression IS NULL
+               AND NOT q.negated AND q.or_group IS NULL AND q.rhs IN ('value', 'computed')
+               AND a.atttypid IN ('pg_catalog.timestamptz'::pg_catalog.regtype, 'pg_catalog.timestamp'::pg_catalog.regtype,
+                                  'pg_catalog.date'::pg_catalog.regtype, 'pg_catalog.int2'::pg_catalog.regtype,
+                                  'pg_catalog.int4'::pg_catalog.regtype, 'pg_catalog.int8'::pg_catalog.regtype)
+               AND o.oid < 16384 AND st.strategy IS NOT NULL
+               AND (q.op_kind = 'op' OR (q.op_kind = 'any' AND st.strategy = 3))
+        ), rc AS (    -- statements with a range qual on a column
+            SELECT DISTINCT cq.relid, cq.attnum, cq.queryid
+              FROM cq WHERE cq.op_kind = 'op' AND cq.strategy IN (1, 2, 4, 5)
+        ), col AS (
+            SELECT rc.relid, rc.attnum, pg_catalog.count(*) AS n,
+                   pg_catalog.sum(s.weight)::float8 / tot.weight AS share
+              FROM rc JOIN s USING (relid, queryid)
+              JOIN (SELECT s2.relid, pg_catalog.sum(s2.weight)::float8 AS weight FROM s s2 GROUP BY s2.relid) tot
+                   USING (relid)
+             WHERE tot.weight > 0
+             GROUP BY rc.relid, rc.attnum, tot.weight
+        ), best AS (
+            SELECT DISTINCT ON (col.relid) col.relid, col.attnum, col.n, col.share, a.attname,
+                   a.atttypid, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ
+              FROM col
+              JOIN big USING (relid)
+              JOIN pg_catalog.pg_attribute a ON a.attrelid = col.relid AND a.attnum = col.attnum
+             WHERE col.share >= min_share
+               AND (a.atttypid NOT IN ('pg_catalog.int2'::pg_catalog.regtype, 'pg_catalog.int4'::pg_catalog.regtype,
+                                       'pg_catalog.int8'::pg_catalog.regtype)
+                    OR a.attidentity <> ''
+                    OR EXISTS (SELECT 1 FROM pg_catalog.pg_attrdef ad
+                                WHERE ad.adrelid = col.relid AND ad.adnum = col.attnum
+                                  AND pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) LIKE 'nextval(%')
+                    OR (SELECT ps.correlation FROM pg_catalog.pg_stats ps
+                         WHERE ps.schemaname = big.nspname AND ps.tablename = big.relname
+                           AND ps.attname = a.attname AND NOT ps.inherited) >= 0.9)
+             ORDER BY col.relid, col.share DESC, col.n DESC, col.attnum
+        )
+        SELECT best.relid, big.nspname, big.relname, big.bytes, best.attnum, best.attname::text AS attname,
+               best.atttypid, best.typ, best.n, best.share,
+               (SELECT pg_catalog.jsonb_agg(x.item ORDER BY x.weight DESC, x.queryid)
+                  FROM (SELECT s.weight, s.queryid,
+                               pg_catalog.jsonb_build_object(
+                                   'queryid', s.queryid, 'executions', s.weight,
+                                   'quals', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                                                        'strategy', cq.strategy, 'op_kind', cq.op_kind,
+                                                        'oprname', cq.oprname, 'rtype', cq.rtype,
+                                                        'constants', pg_catalog.to_jsonb(cq.constants)))
+                                               FROM cq
+                                              WHERE cq.relid = s.relid AND cq.queryid = s.queryid
+                                                AND cq.attnum = best.attnum)) AS item
+                          FROM s WHERE s.relid = best.relid
+                         ORDER BY s.weight DESC, s.queryid
+                         LIMIT max_evidence) x) AS stmts
+          FROM best JOIN big USING (relid)
+         ORDER BY big.bytes DESC, best.relid
+    LOOP
+        typ := cand.typ;
+        is_date := cand.atttypid = 'pg_catalog.date'::pg_catalog.regtype;
+        is_time := is_date OR cand.atttypid IN ('pg_catalog.timestamptz'::pg_catalog.regtype,
+                                                'pg_catalog.timestamp'::pg_catalog.regtype);
+        work_typ := CASE WHEN cand.atttypid = 'pg_catalog.timestamptz'::pg_catalog.regtype
+                         THEN 'timestamp with time zone' WHEN is_time THEN 'timestamp without time zone'
+                         ELSE 'numeric' END;
+
+        -- Query texts of the statements listed, read once.
+        SELECT pg_catalog.jsonb_object_agg(x.queryid::text, x.query) INTO qtexts
+          FROM (SELECT DISTINCT ON (st.queryid) st.queryid, st.query
+                  FROM @extschema@.statements st
+                 WHERE st.dbid = (SELECT d.oid FROM pg_catalog.pg_database d
+                                   WHERE d.datname = pg_catalog.current_database())
+                   AND st.queryid IN (SELECT (e->>'queryid')::bigint
+                                        FROM pg_catalog.jsonb_array_elements(cand.stmts) e)
+                 ORDER BY st.queryid, st.toplevel DESC, st.calls DESC) x;
+
+        -- 1. The value span: statistics first, then min()/max() through a btree index.
+        lo := NULL; hi := NULL;
+        SELECT ps.histogram_bounds::text, ps.most_common_vals::text INTO hist, mcv
+          FROM pg_catalog.pg_stats ps
+         WHERE ps.schemaname = cand.nspname AND ps.tablename = cand.relname
+           AND ps.attname = cand.attname AND NOT ps.inherited;
+        IF hist IS NOT NULL OR mcv IS NOT NULL THEN
+            EXECUTE pg_catalog.format(
+                'SELECT pg_catalog.min(v)::text, pg_catalog.max(v)::text
+                   FROM pg_catalog.unnest(pg_catalog.array_cat($1::%1$s[], $2::%1$s[])) AS v
+                  WHERE v IS NOT NULL %2$s',
+                typ, CASE WHEN is_time THEN 'AND pg_catalog.isfinite(v)' ELSE '' END)
+               INTO lo, hi USING hist, mcv;
+        END IF;
+        IF lo IS NULL
+           AND NOT (SELECT cl.relrowsecurity FROM pg_catalog.pg_class cl WHERE cl.oid = cand.relid)
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index x
+                            WHERE x.indrelid = cand.relid AND (x.indexprs IS NOT NULL OR x.indpred IS NOT NULL))
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext se
+                            WHERE se.stxrelid = cand.relid AND se.stxexprs IS NOT NULL)
+           AND EXISTS (SELECT 1 FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid
+                         JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+                        WHERE x.indrelid = cand.relid AND x.indkey[0] = cand.attnum
+                          AND x.indisvalid AND am.amname = 'btree') THEN
+            BEGIN
+                lit := pg_catalog.format('SELECT pg_catalog.min(%1$I)::text, pg_catalog.max(%1$I)::text FROM ONLY %2$I.%3$I %4$s',
+                                         cand.attname, cand.nspname, cand.relname,
+                                         CASE WHEN is_time THEN pg_catalog.format('WHERE pg_catalog.isfinite(%I)', cand.attname) ELSE '' END);
+                -- Only when the planner reads both ends from the index: never a scan of the table.
+                EXECUTE 'EXPLAIN (FORMAT JSON, COSTS OFF) ' || lit INTO plan;
+                IF NOT pg_catalog.jsonb_path_exists(plan, 'strict $.**."Node Type" ? (@ == "Seq Scan" || @ == "Bitmap Heap Scan")') THEN
+                    EXECUTE lit INTO lo, hi;
+                END IF;
+            EXCEPTION WHEN OTHERS THEN
+                lo := NULL; hi := NULL;
+            END;
+        END IF;
+
+        table_name := cand.relid::pg_catalog.regclass;
+        column_name := cand.attname;
+        table_size := pg_catalog.pg_size_pretty(cand.bytes);
+        statements := cand.n;
+        range_share := pg_catalog.round(cand.share::numeric, 3)::float8;
+
+        -- 2. The interval, and the clone's bounds (oldest first, at most max_parts kept, newest last):
+        --    time: the periods over the span, and the current one with premake ahead of it (as
+        --    partition_table makes them: ahead of now, not of the data); integers: the steps over
+        --    the span and premake beyond the largest value.
+        no_span := NULL;
+        IF lo IS NULL OR hi IS NULL THEN
+            no_span := pg_catalog.format('no statistics on %I to size partitions with: run ANALYZE %I.%I',
+                                         cand.attname, cand.nspname, cand.relname);
+        ELSE
+            BEGIN
+                IF is_time THEN
+                    EXECUTE pg_catalog.format('SELECT EXTRACT(EPOCH FROM $2::%1$s)::float8 - EXTRACT(EPOCH FROM $1::%1$s)::float8', typ)
+                       INTO span USING lo, hi;
+                    FOR iv IN
+                        SELECT v.name, v.unit, v.step, v.secs
+                          FROM (VALUES (1, 'yearly', 'year', '1 year', 31557600.0),
+                                       (2, 'quarterly', 'quarter', '3 months', 7889400.0),
+                                       (3, 'monthly', 'month', '1 month', 2629800.0),
+                                       (4, 'weekly', 'week', '1 week', 604800.0),
+                                       (5, 'daily', 'day', '1 day', 86400.0),
+                                       (6, 'hourly', 'hour', '1 hour', 3600.0)) AS v(ord, name, unit, step, secs)
+                         WHERE NOT (is_date AND v.name = 'hourly')
+                         ORDER BY v.ord
+                    LOOP
+                        iv_name := iv.name; iv_unit := iv.unit; iv_step := iv.step;
+                        EXIT WHEN span / iv.secs >= 20;
+                    END LOOP;
+                    EXECUTE pg_catalog.format(
+                        'SELECT pg_catalog.array_agg(pg_catalog.quote_literal(b::%1$s) ORDER BY b),
+                                pg_catalog.array_agg(pg_catalog.quote_literal((b + $3::interval)::%1$s) ORDER BY b)
+                           FROM (SELECT u.b
+                                   FROM (SELECT pg_catalog.generate_series(pg_catalog.date_trunc($4, $1::%2$s),
+                                                                           $2::%2$s, $3::interval) AS b
+                                         UNION
+                                         SELECT pg_catalog.generate_series(pg_catalog.date_trunc($4, pg_catalog.now()::%2$s),
+                                                                           pg_catalog.now()::%2$s + $3::interval * $5,
+                                                                           $3::interval)) AS u
+                                  ORDER BY u.b DESC LIMIT $6) AS x',
+                        typ, work_typ)
+                       INTO froms, tos USING lo, hi, iv_step, iv_unit, premake, max_parts;
+                ELSE
+                    span := hi::numeric - lo::numeric;
+                    -- A 1-2-5 step of at least span / 100: 40 to 100 partitions over the span.
+                    int_step := 1;
+                    WHILE int_step * 100 < span LOOP
+                        IF int_step * 200 >= span THEN int_step := int_step * 2;
+                        ELSIF int_step * 500 >= span THEN int_step := int_step * 5;
+                        ELSE int_step := int_step * 10;
+                        END IF;
+                    END LOOP;
+                    iv_name := int_step::text;
+                    typ_max := CASE cand.atttypid WHEN 'pg_catalog.int2'::pg_catalog.regtype THEN 32767
+                                                  WHEN 'pg_catalog.int4'::pg_catalog.regtype THEN 2147483647
+                                                  ELSE 9223372036854775807 END;
+                    typ_min := -typ_max - 1;
+                    SELECT pg_catalog.array_agg(CASE WHEN b < typ_min THEN 'MINVALUE' ELSE b::text END ORDER BY b),
+                           pg_catalog.array_agg(CASE WHEN b + int_step > typ_max THEN 'MAXVALUE' ELSE (b + int_step)::text END ORDER BY b)
+                      INTO froms, tos
+                      FROM (SELECT b FROM pg_catalog.generate_series(pg_catalog.floor(lo::numeric / int_step) * int_step,
+                                                                     hi::numeric + int_step * premake, int_step) AS b
+                             WHERE b <= typ_max
+                             ORDER BY b DESC LIMIT max_parts) AS x;
+                END IF;
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
+                no_span := pg_catalog.format('could not lay out partitions from %s to %s: %s', lo, hi, err);
+            END;
+        END IF;
+
+        IF no_span IS NOT NULL THEN
+            -- Nothing to size partitions with: say so, list the statements.
+            suggested_interval := NULL;
+            partitions := NULL;
+            suggested_call := NULL;
+            SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                       'queryid', e->'queryid', 'query', qtexts->(e->>'queryid'), 'executions', e->'executions',
+                       'predicate', NULL, 'partitions_scanned', NULL, 'partitions_total', NULL, 'samples', 0,
+                       'reason', no_span)
+                       ORDER BY o)
+              INTO evidence
+              FROM pg_catalog.jsonb_array_elements(cand.stmts) WITH ORDINALITY AS x(e, o);
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+
+        n_parts := COALESCE(pg_catalog.cardinality(froms), 0) + 1;   -- and the default partition
+
+        suggested_interval := iv_name;
+        partitions := n_parts;
+        suggested_call := pg_catalog.format('SELECT * FROM @extschema@.partition_table(%L, %L, %L, premake => %s);',
+                                            pg_catalog.format('%I.%I', cand.nspname, cand.relname),
+                                            cand.attname, iv_name, premake);
+        -- What partition_table refuses to convert (the checks of src/api/partitions.rs,
+        -- check_convertible), as a comment after the call: what to change first.
+        SELECT pg_catalog.string_agg(b.what, '; ' ORDER BY b.ord) INTO blockers
+          FROM (SELECT 1 AS ord, 'disable row-level security (enable it again after)' AS what
+                  FROM pg_catalog.pg_class cl WHERE cl.oid = cand.relid AND cl.relrowsecurity
+                UNION ALL
+                SELECT 2, 'a typed table (OF type): convert it by hand'
+                  FROM pg_catalog.pg_class cl WHERE cl.oid = cand.relid AND cl.reloftype <> 0
+                UNION ALL
+                SELECT 3, 'drop the foreign keys to it (' || pg_catalog.string_agg(pg_catalog.format('%I on %s', co.conname, co.conrelid::pg_catalog.regclass), ', ') || '), create them again after'
+                  FROM pg_catalog.pg_constraint co WHERE co.confrelid = cand.relid AND co.contype = 'f'
+                HAVING pg_catalog.count(*) > 0
+                UNION ALL
+                SELECT 4, 'drop the views on it (' || pg_catalog.string_agg(DISTINCT r.ev_class::pg_catalog.regclass::text, ', ') || '), create them again after'
+                  FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
+                 WHERE d.refobjid = cand.relid AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND r.ev_class <> cand.relid
+                HAVING pg_catalog.count(*) > 0
+                UNION ALL
+                SELECT 5, 'drop its triggers (' || pg_catalog.string_agg(pg_catalog.quote_ident(tg.tgname), ', ') || '), create them again after'
+                  FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = cand.relid AND NOT tg.tgisinternal
+                HAVING pg_catalog.count(*) > 0
+                UNION ALL
+                SELECT 6, 'turn its identity columns (' || pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ') || ') into nextval() defaults'
+                  FROM pg_catalog.pg_attribute a WHERE a.attrelid = cand.relid AND a.attidentity <> '' AND NOT a.attisdropped
+                HAVING pg_catalog.count(*) > 0
+                UNION ALL
+                SELECT 7, 'drop its rules (' || pg_catalog.string_agg(pg_catalog.quote_ident(ru.rulename), ', ') || ')'
+                  FROM pg_catalog.pg_rewrite ru WHERE ru.ev_class = cand.relid AND ru.rulename <> '_RETURN'
+                HAVING pg_catalog.count(*) > 0
+                UNION ALL
+                SELECT 8, pg_catalog.format('add %I to %s (a partitioned table''s unique constraints include its key) or drop them',
+                                            cand.attname, pg_catalog.string_agg(pg_catalog.quote_ident(co.conname), ', '))
+                  FROM pg_catalog.pg_constraint co
+                 WHERE co.conrelid = cand.relid AND co.contype IN ('p', 'u', 'x') AND NOT cand.attnum = ANY (co.conkey)
+                HAVING pg_catalog.count(*) > 0) AS b;
+        IF blockers IS NOT NULL THEN
+            -- One line: a name with a line break must not end the comment.
+            suggested_call := suggested_call || '  -- first: ' || pg_catalog.translate(blockers, E'\n\r', '  ');
+        END IF;
+
+        -- 3. The clone, and each statement planned on it.
+        ev := '[]'::jsonb;
+        BEGIN
+            EXECUTE pg_catalog.format('CREATE TEMPORARY TABLE %I (%I %s) PARTITION BY RANGE (%I)',
+                                      clone, cand.attname, cand.typ, cand.attname);
+            FOR i IN 1 .. COALESCE(pg_catalog.cardinality(froms), 0) LOOP
+                EXECUTE pg_catalog.format('CREATE TEMPORARY TABLE %I PARTITION OF pg_temp.%I FOR VALUES FROM (%s) TO (%s)',
+                                          clone || '_' || i, clone, froms[i], tos[i]);
+            END LOOP;
+            EXECUTE pg_catalog.format('CREATE TEMPORARY TABLE %I PARTITION OF pg_temp.%I DEFAULT', clone || '_default', clone);
+
+            -- Without a qual on the column, every partition.
+            EXECUTE pg_catalog.format('EXPLAIN (FORMAT JSON, COSTS OFF) SELECT 1 FROM pg_temp.%I', clone) INTO plan;
+            SELECT pg_catalog.count(DISTINCT r #>> '{}') INTO all_scanned
+              FROM pg_catalog.jsonb_path_query(plan, 'strict $.**."Relation Name"') AS r
+             WHERE r #>> '{}' <> clone;
+
+            FOR stmt IN SELECT e FROM pg_catalog.jsonb_array_elements(cand.stmts) WITH ORDINALITY AS x(e, o) ORDER BY o LOOP
+                lo_sql := '{}'; lo_txt := '{}'; lo_key := '{}';
+                hi_sql := '{}'; hi_txt := '{}'; hi_key := '{}';
+                pr_sql := '{}'; pr_txt := '{}';
+                missing := false;
+                missing_list := false;
+                reason := NULL;
+                max_scanned := NULL;
+                best_i := NULL;
+                BEGIN
+                    IF pg_catalog.jsonb_typeof(stmt->'quals') IS DISTINCT FROM 'array' THEN
+                        -- Filters the table, but not on this column.
+                        ev_item := pg_catalog.jsonb_build_object(
+                            'queryid', stmt->'queryid', 'query', qtexts->(stmt->>'queryid'),
+                            'executions', stmt->'executions', 'predicate', NULL,
+                            'partitions_scanned', all_scanned, 'partitions_total', n_parts, 'samples', 0,
+                            'reason', pg_catalog.format('no qual on %I: every partition is scanned', cand.attname));
+                        ev := ev || pg_catalog.jsonb_build_array(ev_item);
+                        CONTINUE;
+                    END IF;
+                    FOR qual IN SELECT e FROM pg_catalog.jsonb_array_elements(stmt->'quals') AS e LOOP
+                        IF pg_catalog.jsonb_typeof(qual->'constants') IS DISTINCT FROM 'array'
+                           OR NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements_text(qual->'constants') AS z(v)
+                                           WHERE z.v IS NOT NULL AND z.v <> 'NULL') THEN
+                            IF qual->>'op_kind' = 'any' THEN missing_list := true; ELSE missing := true; END IF;
+                            CONTINUE;
+                        END IF;
+                        FOR c IN SELECT DISTINCT z.v FROM pg_catalog.jsonb_array_elements_text(qual->'constants') AS z(v)
+                                  WHERE z.v IS NOT NULL AND z.v <> 'NULL' LOOP
+                            IF qual->>'op_kind' = 'any' THEN
+                                lit := pg_catalog.format('%L::%s[]', c, qual->>'rtype');
+                                pr_sql := pr_sql || pg_catalog.format('%I OPERATOR(pg_catalog.=) ANY (%s)', cand.attname, lit);
+                                pr_txt := pr_txt || pg_catalog.format('%I = ANY (%L)', cand.attname, c);
+                                CONTINUE;
+                            END IF;
+                            lit := pg_catalog.format('%L::%s', c, qual->>'rtype');
+                            shown := CASE WHEN NOT is_time AND c ~ '^-?[0-9]+$' THEN c   -- an integer as such
+                                          WHEN qual->>'rtype' = typ THEN pg_catalog.quote_literal(c)
+                                          ELSE lit END;
+                            IF (qual->>'strategy')::int = 3 THEN
+                                pr_sql := pr_sql || pg_catalog.format('%I OPERATOR(pg_catalog.=) %s', cand.attname, lit);
+                                pr_txt := pr_txt || pg_catalog.format('%I = %s', cand.attname, shown);
+                                CONTINUE;
+                            END IF;
+                            EXECUTE 'SELECT ' || CASE WHEN is_time THEN 'EXTRACT(EPOCH FROM ' || lit || ')::float8'
+                                                      ELSE lit || '::float8' END
+                               INTO k;
+                            IF (qual->>'strategy')::int IN (4, 5) THEN
+                                lo_sql := lo_sql || pg_catalog.format('%I OPERATOR(pg_catalog.%s) %s', cand.attname, qual->>'oprname', lit);
+                                lo_txt := lo_txt || pg_catalog.format('%I %s %s', cand.attname, qual->>'oprname', shown);
+                                lo_key := lo_key || k;
+                            ELSE
+                                hi_sql := hi_sql || pg_catalog.format('%I OPERATOR(pg_catalog.%s) %s', cand.attname, qual->>'oprname', lit);
+                                hi_txt := hi_txt || pg_catalog.format('%I %s %s', cand.attname, qual->>'oprname', shown);
+                                hi_key := hi_key || k;
+                            END IF;
+                        END LOOP;
+                    END LOOP;
+
+                    -- Constant sets: equality and IN lists alone (they bound the scan on their own);
+                    -- otherwise lower and upper bounds paired nearest-first; otherwise open ranges.
+                    IF pg_catalog.cardinality(pr_sql) = 0 THEN
+                        IF pg_catalog.cardinality(lo_sql) > 0 AND pg_catalog.cardinality(hi_sql) > 0 THEN
+                            FOR i IN 1 .. pg_catalog.cardinality(lo_sql) LOOP
+                                bi := NULL;
+                                FOR j IN 1 .. pg_catalog.cardinality(hi_sql) LOOP
+                                    IF hi_key[j] >= lo_key[i] AND (bi IS NULL OR hi_key[j] < hi_key[bi]) THEN bi := j; END IF;
+                                END LOOP;
+                                IF bi IS NOT NULL AND NOT (lo_sql[i] || ' AND ' || hi_sql[bi]) = ANY (pr_sql) THEN
+                                    pr_sql := pr_sql || (lo_sql[i] || ' AND ' || hi_sql[bi]);
+                                    pr_txt := pr_txt || (lo_txt[i] || ' AND ' || hi_txt[bi]);
+                                END IF;
+                            END LOOP;
+                            FOR j IN 1 .. pg_catalog.cardinality(hi_sql) LOOP
+                                bi := NULL;
+                                FOR i IN 1 .. pg_catalog.cardinality(lo_sql) LOOP
+                                    IF lo_key[i] <= hi_key[j] AND (bi IS NULL OR lo_key[i] > lo_key[bi]) THEN bi := i; END IF;
+                                END LOOP;
+                                IF bi IS NOT NULL AND NOT (lo_sql[bi] || ' AND ' || hi_sql[j]) = ANY (pr_sql) THEN
+                                    pr_sql := pr_sql || (lo_sql[bi] || ' AND ' || hi_sql[j]);
+                                    pr_txt := pr_txt || (lo_txt[bi] || ' AND ' || hi_txt[j]);
+                                END IF;
+                            END LOOP;
+                        END IF;
+                        IF pg_catalog.cardinality(pr_sql) = 0 THEN
+                            -- One side only (or no consistent pair): each bound alone, an open range.
+                            pr_sql := lo_sql || hi_sql;
+                            pr_txt := lo_txt || hi_txt;
+                        END IF;
+                    END IF;
+
+                    FOR i IN 1 .. LEAST(pg_catalog.cardinality(pr_sql), max_samples) LOOP
+                        EXECUTE pg_catalog.format('EXPLAIN (FORMAT JSON, COSTS OFF) SELECT 1 FROM pg_temp.%I WHERE %s',
+                                                  clone, pr_sql[i])
+                           INTO plan;
+                        SELECT pg_catalog.count(DISTINCT r #>> '{}') INTO scanned
+                          FROM pg_catalog.jsonb_path_query(plan, 'strict $.**."Relation Name"') AS r
+                         WHERE r #>> '{}' <> clone;
+                        IF max_scanned IS NULL OR scanned > max_scanned THEN
+                            max_scanned := scanned;
+                            best_i := i;
+                        END IF;
+                    END LOOP;
+
+                    IF best_i IS NULL THEN
+                        reason := pg_catalog.format('no recorded constants for its quals on %I (%s)', cand.attname,
+                                  CASE WHEN missing THEN 'compared to a value computed at run time, such as now() - interval ''1 day'', '
+                                                         'or constant capture is off'
+                                       ELSE 'IN lists keep no sampled values' END);
+                    ELSIF missing OR missing_list THEN
+                        reason := pg_catalog.format('some of its quals on %I have no recorded constants (%s): planned with the others only',
+                                  cand.attname,
+                                  CASE WHEN missing THEN 'values computed at run time' ELSE 'IN lists' END);
+                    ELSIF n_parts > max_parts THEN
+                        reason := pg_catalog.format('planned on the newest %s partitions only: older values are in the default partition',
+                                                    max_parts);
+                    END IF;
+                    ev_item := pg_catalog.jsonb_build_object(
+                        'queryid', stmt->'queryid', 'query', qtexts->(stmt->>'queryid'),
+                        'executions', stmt->'executions', 'predicate', pr_txt[best_i],
+                        'partitions_scanned', max_scanned, 'partitions_total', n_parts,
+                        'samples', LEAST(pg_catalog.cardinality(pr_sql), max_samples), 'reason', reason);
+                EXCEPTION WHEN OTHERS THEN
+                    GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
+                    ev_item := pg_catalog.jsonb_build_object(
+                        'queryid', stmt->'queryid', 'query', qtexts->(stmt->>'queryid'),
+                        'executions', stmt->'executions', 'predicate', NULL,
+                        'partitions_scanned', NULL, 'partitions_total', n_parts, 'samples', 0,
+                        'reason', 'could not plan its recorded constants: ' || err);
+                END;
+                ev := ev || pg_catalog.jsonb_build_array(ev_item);
+            END LOOP;
+
+            EXECUTE pg_catalog.format('DROP TABLE pg_temp.%I', clone);
+        EXCEPTION WHEN OTHERS THEN
+            -- The subtransaction is gone, and the clone with it.
+            GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
+            SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                       'queryid', e->'queryid', 'query', qtexts->(e->>'queryid'), 'executions', e->'executions',
+                       'predicate', NULL, 'partitions_scanned', NULL, 'partitions_total', n_parts, 'samples', 0,
+                       'reason', 'could not build the partitioned clone to plan on: ' || err)
+                       ORDER BY o)
+              INTO ev
+              FROM pg_catalog.jsonb_array_elements(cand.stmts) WITH ORDINALITY AS x(e, o);
+        END;
+        evidence := ev;
+        RETURN NEXT;
+    END LOOP;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.partition_advice(text, float8) IS
+  'Large tables whose recorded statements mostly filter by a range on one time or serial column: the column, the interval, the partition_table call, and per statement how many partitions it would scan (planned on an empty partitioned clone with its recorded constants).';
+
+-- create_index: build an index without blocking writes, on a plain table or on a partitioned one
+-- (any depth), and leave nothing INVALID behind when the build fails. The index advisor's DDL for
+-- partitioned tables and automatic indexing use it; a DBA can call it by hand:
+--
+--     SELECT * FROM optimizer.create_index('sales.orders', ARRAY['customer_id', 'created_at']);
+--     SELECT * FROM optimizer.create_index('"Weird Table"', ARRAY['Col A', '(lower("Col B"))'],
+--                                          include => ARRAY['id'], predicate => '"Col A" > 0');
+--
+-- What runs, all of it in ONE background worker (@extschema@.run_in_worker, as the calling role,
+-- every statement on its own at the top level, each command under lock_timeout and
+-- statement_timeout; label 'create_index'):
+--
+--   plain table (or matview, or a single partition):
+--       CREATE [UNIQUE] INDEX CONCURRENTLY name ON tbl USING method (...) [INCLUDE (...)] [WHERE (...)]
+--
+--   partitioned table:
+--       BEGIN;  CREATE INDEX name ON ONLY parent ...               (INVALID until complete)
+--               CREATE INDEX midname ON ONLY mid ...                (each partitioned child)
+--               ALTER INDEX name ATTACH PARTITION midname; ...
+--       COMMIT;
+--       then for every leaf partition, one after the other:
+--               CREATE INDEX CONCURRENTLY leafname ON leaf ...;
+--               ALTER INDEX <its parent's index> ATTACH PARTITION leafname
+--       and, when a leaf already has an equivalent valid index (plain key columns, no predicate,
+--       default operator classes, collations and order, not backing a constraint, not attached
+--       elsewhere), that index is attached instead of building another one, at the very end,
+--       all in one transaction:  BEGIN; ALTER INDEX ... ATTACH PARTITION existing; ... COMMIT
+--   After the last attach PostgreSQL marks the parent index valid by itself. Partitions created
+--   or attached later get the index from PostgreSQL (CREATE TABLE ... PARTITION OF, ATTACH
+--   PARTITION), from the moment the ON ONLY index exists.
+--
+-- Why the caller does not wait: CREATE INDEX CONCURRENTLY waits for every transaction whose
+-- snapshot is older than its own to end, the caller's included. A function waiting for its worker
+-- holds such a snapshot for as long as it waits, so the build would wait for the caller and the
+-- caller for the build, until lock_timeout breaks the tie and the build fails (leaving an INVALID
+-- index). So create_index hands the commands over (run_in_worker(..., wait => false)) and returns
+-- at once: one row per index, status 'started', and a last summary row; run_id says where the
+-- outcome is recorded:
+--
+--     SELECT status, message FROM optimizer.job_runs WHERE run_id = <run_id>;
+--       succeeded  the index exists and is valid (pg_index.indisvalid, checked by the last step)
+--       failed     it was not created; the message lists the steps that failed and their errors,
+--                  and ends with what was removed (or, if something could not be removed, what
+--                  to drop by hand)
+--
+-- Call it on its own (autocommit): the builds wait for the calling transaction to end (at most
+-- lock_timeout), and cannot see what it has not committed. lock_timeout also bounds the waits of
+-- CREATE INDEX CONCURRENTLY for older transactions (PostgreSQL waits for them as for locks): a
+-- transaction older than the build that runs longer than lock_timeout makes it fail, cleanly.
+--
+-- Failure and clean-up. The commands are guarded so that the first failure stops the rest: each
+-- build starts with `SELECT @extschema@.create_index_step('claim', ...)`, which checks that the
+-- step before it left a valid, attached index and that the names it is about to use are free, and
+-- remembers them (in a setting of the worker's session) as made by this run; a failed claim fails
+-- the command, so its CREATE INDEX never runs. At the end, whatever happened:
+--   'settle'  (a function, so it cannot drop concurrently) renames each unattached leaf index of
+--             this run that is not part of a valid result (the INVALID one a failed concurrent
+--             build leaves, or a valid one whose attach failed) to create_index_failed_<run>, and,
+--             when the index is not complete, drops the ON ONLY indexes of this run with a plain
+--             DROP INDEX (that also drops the leaf indexes already attached to them; PostgreSQL
+--             locks every partition for a moment to drop a partitioned index);
+--   SET lock_timeout = 0; DROP INDEX CONCURRENTLY IF EXISTS <schema>.create_index_failed_<run>
+--             (per schema; a no-op when nothing failed; its waits block no reads or writes, so it
+--             waits up to statement_timeout rather than give up and leave the INVALID index);
+--   'finish'  checks that the index is valid and that nothing of this run is left INVALID; when
+--             not, it fails with the details, so the run ends 'failed'.
+-- Only indexes this run made are ever dropped: names are claimed only while free, and an
+-- existing index attached by the reuse step is never dropped (the parent index is then left
+-- INVALID and 'finish' says so).
+
+
+-- ---------------------------------------------------------------------------------------------
+-- create_index_step: the guard, clean-up and check steps of a create_index run. Called only by
+-- the commands create_index hands to its worker, in that worker's session; by hand it does
+-- nothing useful (it only acts on indexes claimed in the same session).
+--
+--   create_index_step('claim',  run, after, names)   after: the index the previous step should have
+--                                                    left (NULL for the first step); names: the
+--                                                    indexes this step creates ('"schema"."name"')
+--   create_index_step('settle', run, top, reused)    reused: existing leaf indexes the run attaches
+--   create_index_step('finish', run, top)
+
+CREATE FUNCTION @extschema@.create_index_step(step text, run text, index text DEFAULT NULL, names text[] DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    setting   text;
+    claimed   text[];
+    doomed    text;
+    top       oid;
+    ok        boolean;
+    r         record;
+    n         text;
+    done      text[] := '{}';
+    leftovers text[] := '{}';
+    drops     text[] := '{}';
+BEGIN
+    IF run IS NULL OR run !~ '^[0-9a-f]{12}$' THEN
+        RAISE EXCEPTION 'create_index_step: not a create_index run: %', COALESCE(run, 'NULL')
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    setting := 'optimizer_create_index.run_' || run;
+    doomed  := 'create_index_failed_' || run;
+    claimed := COALESCE(NULLIF(pg_catalog.current_setting(setting, true), '')::text[], '{}');
+
+    IF step = 'claim' THEN
+        IF index IS NOT NULL THEN
+            -- The previous step must have left its index: valid and attached for a leaf index,
+            -- present for the ON ONLY ones (they become valid only at the end).
+            SELECT c.relkind, c.relispartition, x.indisvalid, x.indisready INTO r
+              FROM pg_catalog.pg_class c
+              JOIN pg_catalog.pg_index x ON x.indexrelid = c.oid
+             WHERE c.oid = pg_catalog.to_regclass(index);
+            IF NOT FOUND OR NOT (index = ANY (claimed))
+               OR (r.relkind = 'i' AND NOT (r.indisvalid AND r.indisready AND r.relispartition)) THEN
+                RAISE EXCEPTION 'skipped: an earlier step of this create_index run did not succeed'
+                      USING ERRCODE = 'object_not_in_prerequisite_state';
+            END IF;
+        END IF;
+        FOREACH n IN ARRAY COALESCE(names, '{}') LOOP
+            IF pg_catalog.to_regclass(n) IS NOT NULL THEN
+                RAISE EXCEPTION 'not run: % exists already (it was created after create_index chose the name)', n
+                      USING ERRCODE = 'duplicate_table';
+            END IF;
+        END LOOP;
+        PERFORM pg_catalog.set_config(setting, (claimed || COALESCE(names, '{}'))::text, false);
+        RETURN pg_catalog.format('claimed %s', COALESCE(pg_catalog.array_to_string(names, ', '), ''));
+    END IF;
+
+    IF step NOT IN ('settle', 'finish') THEN
+        RAISE EXCEPTION 'create_index_step: unknown step %', COALESCE(step, 'NULL')
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- Is the result there: the index of this run, valid (a partitioned index is valid once
+    -- every partition has a valid index attached)?
+    top := pg_catalog.to_regclass(index);
+    SELECT COALESCE(index = ANY (claimed) AND x.indisvalid AND x.indisready, false) INTO ok
+      FROM pg_catalog.pg_index x WHERE x.indexrelid = top;
+    ok := COALESCE(ok, false);
+
+    IF step = 'settle' THEN
+        -- Leaf indexes of this run that are not attached anywhere and not part of a valid result:
+        -- renamed for the DROP INDEX CONCURRENTLY commands that follow (a function cannot drop
+        -- concurrently). Attached ones go with their partitioned index below.
+        FOR r IN
+            SELECT u.name, c.oid, c.relnamespace, x.indisvalid
+              FROM pg_catalog.unnest(claimed) AS u(name)
+              JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(u.name)
+              JOIN pg_catalog.pg_index x ON x.indexrelid = c.oid
+             WHERE c.relkind = 'i' AND NOT c.relispartition
+               AND (NOT ok OR NOT x.indisvalid)
+        LOOP
+            BEGIN
+                IF EXISTS (SELECT 1 FROM pg_catalog.pg_class d
+                            WHERE d.relnamespace = r.relnamespace AND d.relname = doomed) THEN
+                    -- a second one in the same schema (cannot happen with one failure per run)
+                    EXECUTE pg_catalog.format('DROP INDEX %s', r.name);
+                    done := done || pg_catalog.format('dropped %s', r.name);
+                ELSE
+                    EXECUTE pg_catalog.format('ALTER INDEX %s RENAME TO %I', r.name, doomed);
+                    done := done || pg_catalog.format('%s renamed to %I to be dropped concurrently', r.name, doomed);
+                END IF;
+            EXCEPTION WHEN OTHERS THEN
+                done := done || pg_catalog.format('could not remove %s: %s', r.name, SQLERRM);
+            END;
+        END LOOP;
+
+        IF NOT ok THEN
+            -- The ON ONLY indexes of this run that hang under no other: DROP INDEX, which also
+            -- drops what is attached to them. Not when an existing index the run attached is
+            -- among those (dropping it would drop the user's index).
+            FOR r IN
+                SELECT u.name, c.oid
+                  FROM pg_catalog.unnest(claimed) AS u(name)
+                  JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(u.name)
+                 WHERE c.relkind = 'I' AND NOT c.relispartition
+            LOOP
+                IF EXISTS (WITH RECURSIVE below(relid) AS (
+                               SELECT r.oid
+                               UNION ALL
+                               SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN below b ON i.inhparent = b.relid)
+                           SELECT 1 FROM below b
+                            WHERE b.relid IN (SELECT pg_catalog.to_regclass(e)
+                                                FROM pg_catalog.unnest(COALESCE(names, '{}')) AS e)) THEN
+                    done := done || pg_catalog.format('kept %s: an existing index is attached to it', r.name);
+                    CONTINUE;
+                END IF;
+                FOR attempt IN 1..3 LOOP
+                    BEGIN
+                        EXECUTE pg_catalog.format('DROP INDEX %s', r.name);
+                        done := done || pg_catalog.format('dropped %s', r.name);
+                        EXIT;
+                    EXCEPTION WHEN lock_not_available THEN
+                        -- lock_timeout: wait a moment and try again, three times in all
+                        IF attempt = 3 THEN
+                            done := done || pg_catalog.format('could not drop %s: %s', r.name, SQLERRM);
+                            EXIT;
+                        END IF;
+                        PERFORM pg_catalog.pg_sleep(attempt);
+                    END;
+                END LOOP;
+            END LOOP;
+        END IF;
+        RETURN CASE WHEN ok THEN pg_catalog.format('%s is valid', index) ELSE pg_catalog.format('%s was not created', index) END
+               || COALESCE('; ' || NULLIF(pg_catalog.array_to_string(done, '; '), ''), '');
+    END IF;
+
+    -- finish: what of this run is still there and should not be.
+    FOR r IN
+        SELECT u.name, c.relkind, x.indisvalid
+          FROM pg_catalog.unnest(claimed) AS u(name)
+          JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(u.name)
+          JOIN pg_catalog.pg_index x ON x.indexrelid = c.oid
+         WHERE NOT ok OR NOT x.indisvalid
+        UNION ALL
+        SELECT pg_catalog.format('%I.%I', s.nspname, c.relname), c.relkind, x.indisvalid
+          FROM pg_catalog.pg_class c
+          JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace
+          JOIN pg_catalog.pg_index x ON x.indexrelid = c.oid
+         WHERE c.relname = doomed
+    LOOP
+        leftovers := leftovers || (r.name || CASE WHEN r.indisvalid THEN '' ELSE ' (INVALID)' END);
+        drops := drops || CASE WHEN r.relkind = 'I' THEN pg_catalog.format('DROP INDEX %s;', r.name)
+                               ELSE pg_catalog.format('DROP INDEX CONCURRENTLY %s;', r.name) END;
+    END LOOP;
+
+    IF ok AND pg_catalog.cardinality(leftovers) = 0 THEN
+        RETURN pg_catalog.format('%s is valid', index);
+    ELSIF ok THEN
+        RAISE EXCEPTION 'index % was created, but could not remove: %', index, pg_catalog.array_to_string(leftovers, ', ')
+              USING ERRCODE = 'object_not_in_prerequisite_state',
+                    HINT = 'Drop them: ' || pg_catalog.array_to_string(drops, ' ');
+    ELSIF pg_catalog.cardinality(leftovers) = 0 THEN
+        RAISE EXCEPTION 'index % was not created; nothing this run built is left', index
+              USING ERRCODE = 'object_not_in_prerequisite_state',
+                    HINT = 'The failed steps above say why.';
+    ELSE
+        RAISE EXCEPTION 'index % was not created, and could not remove: %', index, pg_catalog.array_to_string(leftovers, ', ')
+              USING ERRCODE = 'object_not_in_prerequisite_state',
+                    HINT = 'Drop them (the failed steps above say why): ' || pg_catalog.array_to_string(drops, ' ');
+    END IF;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.create_index_step(text, text, text, text[]) IS
+  'Internal: the guard (claim), clean-up (settle) and check (finish) steps of a create_index() run, called by the commands it hands to its background worker.';
+
+
+-- ---------------------------------------------------------------------------------------------
+-- create_index_start: the body of create_index() (PL/pgSQL cannot give a parameter the name of a
+-- result column, and create_index has both an index_name parameter and an index_name column).
+-- Plans everything, checks everything it can before anything starts, then hands the commands to
+-- one background worker and returns.
+
+CREATE FUNCTION @extschema@.create_index_start(
+    target            regclass,
+    key_columns       text[],
+    method            text,
+    include_columns   text[],
+    predicate         text,
+    wanted_name       text,
+    is_unique         boolean,
+    lock_timeout      interval,
+    statement_timeout interval)
+RETURNS TABLE (index_name text, on_table text, status text, message text, duration_ms float8, run_id bigint)
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t0          timestamptz := pg_catalog.clock_timestamp();
+    run         text := pg_catalog.substr(pg_catalog.md5(pg_catalog.random()::text || pg_catalog.clock_timestamp()::text
+                                                         || pg_catalog.pg_backend_pid()::text), 1, 12);
+    doomed      text;
+    root        record;
+    am_oid      oid;
+    incl        text[] := COALESCE(include_columns, '{}');
+    col         text;
+    frag        text;
+    verbatim    text[] := '{}';
+    plain_keys  boolean := true;
+    key_sql     text[] := '{}';
+    key_names   text[] := '{}';
+    spec        text;          -- ' USING am (keys) [INCLUDE (...)] [WHERE (...)]'
+    uniq        text := CASE WHEN is_unique THEN 'UNIQUE ' ELSE '' END;
+    s           text;
+    depth       int;
+    ch          text;
+    path        text;
+    node        record;
+    base        text;
+    nm          text;
+    suffix      text;
+    planned     text[] := '{}';   -- '"schema"."name"' of every index this run creates
+    -- the plan, one entry per partitioned table / leaf, in order
+    p_rel       oid[]  := '{}';
+    p_kind      text[] := '{}';   -- 'plain' | 'parent' | 'mid' | 'leaf' | 'reuse'
+    p_index     text[] := '{}';   -- qualified index name
+    p_table     text[] := '{}';   -- qualified table name
+    p_ddl       text[] := '{}';
+    reused      text[] := '{}';
+    schemas     text[] := '{}';   -- schemas of the leaf indexes (for the concurrent drops)
+    existing    text;
+    k           int;
+    after       text;
+    first_cmd   text;
+    cmds        text[] := '{}';
+    top         text;
+    w_run       bigint;
+    nbuild      int := 0;
+BEGIN
+    -- ---- arguments ------------------------------------------------------------------------
+    IF target IS NULL OR key_columns IS NULL OR method IS NULL OR is_unique IS NULL
+       OR lock_timeout IS NULL OR statement_timeout IS NULL THEN
+        RAISE EXCEPTION 'create_index: target, columns, method, is_unique and the timeouts must not be NULL'
+              USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF lock_timeout < interval '0' OR statement_timeout < interval '0' THEN
+        RAISE EXCEPTION 'create_index: timeouts must not be negative'
+              USING ERRCODE = 'invalid_parameter_value', HINT = '0 means no timeout.';
+    END IF;
+
+    SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.relowner, c.relnamespace, n.nspname,
+           pg_catalog.format('%I.%I', n.nspname, c.relname) AS qname
+      INTO root
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = target;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'create_index: relation with OID % does not exist', target::oid
+              USING ERRCODE = 'undefined_table';
+    END IF;
+    IF root.relkind NOT IN ('r', 'p', 'm') THEN
+        RAISE EXCEPTION 'create_index: % is not a table or materialized view', target
+              USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF root.nspname IN ('pg_catalog', 'pg_toast', 'information_schema') THEN
+        RAISE EXCEPTION 'create_index: % is a system table', target
+              USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF root.relpersistence = 't' THEN
+        RAISE EXCEPTION 'create_index: % is a temporary table', target
+              USING ERRCODE = 'feature_not_supported',
+                    HINT = 'The build runs in a background worker, which cannot see temporary tables: use CREATE INDEX.';
+    END IF;
+
+    SELECT a.oid INTO am_oid FROM pg_catalog.pg_am a WHERE a.amname = method AND a.amtype = 'i';
+    IF am_oid IS NULL THEN
+        RAISE EXCEPTION 'create_index: index access method "%" does not exist', method
+              USING ERRCODE = 'undefined_object',
+                    HINT = 'One of: ' || (SELECT pg_catalog.string_agg(a.amname::text, ', ' ORDER BY a.amname)
+                                            FROM pg_catalog.pg_am a WHERE a.amtype = 'i') || '.';
+    END IF;
+    IF is_unique AND NOT pg_catalog.pg_indexam_has_property(am_oid, 'can_unique') THEN
+        RAISE EXCEPTION 'create_index: access method "%" does not support unique indexes', method
+              USING ERRCODE = 'feature_not_supported';
+    END IF;
+    IF pg_catalog.cardinality(incl) > 0 AND NOT pg_catalog.pg_indexam_has_property(am_oid, 'can_include') THEN
+        RAISE EXCEPTION 'create_index: access method "%" does not support included columns', method
+              USING ERRCODE = 'feature_not_supported';
+    END IF;
+    IF pg_catalog.cardinality(key_columns) = 0 THEN
+        RAISE EXCEPTION 'create_index: columns must name at least one column or expression'
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_catalog.cardinality(key_columns) > 1 AND NOT pg_catalog.pg_indexam_has_property(am_oid, 'can_multi_col') THEN
+        RAISE EXCEPTION 'create_index: access method "%" does not support multicolumn indexes', method
+              USING ERRCODE = 'feature_not_supported';
+    END IF;
+
+    -- Key columns: a column name (quoted here), or '(' expression ')' [opclass] [ASC|DESC] ...
+    -- used as written. Included columns: names.
+    FOREACH col IN ARRAY key_columns LOOP
+        IF col IS NULL OR col = '' THEN
+            RAISE EXCEPTION 'create_index: columns must not contain NULL or empty names'
+                  USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF pg_catalog.left(pg_catalog.ltrim(col), 1) = '(' THEN
+            plain_keys := false;
+            verbatim   := verbatim || col;
+            key_sql    := key_sql || pg_catalog.btrim(col);
+            key_names  := key_names || 'expr'::text;
+        ELSE
+            key_sql   := key_sql || pg_catalog.quote_ident(col);
+            key_names := key_names || col;
+        END IF;
+    END LOOP;
+    FOREACH col IN ARRAY key_columns || incl LOOP
+        IF col IS NULL OR col = '' THEN
+            RAISE EXCEPTION 'create_index: include must not contain NULL or empty names'
+                  USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        CONTINUE WHEN pg_catalog.left(pg_catalog.ltrim(col), 1) = '(';
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                        WHERE a.attrelid = target AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped) THEN
+            RAISE EXCEPTION 'create_index: column "%" of % does not exist', col, target
+                  USING ERRCODE = 'undefined_column',
+                        HINT = 'Give column names as they are (no quotes): ''Col A'', not ''"Col A"''; an expression starts with ''(''.';
+        END IF;
+    END LOOP;
+    IF predicate IS NOT NULL THEN
+        IF pg_catalog.btrim(predicate) = '' THEN
+            RAISE EXCEPTION 'create_index: predicate must not be empty' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        verbatim := verbatim || predicate;
+        plain_keys := false;   -- no reuse of existing indexes for partial indexes
+    END IF;
+
+    -- Expressions and the predicate go into the commands as written. They must stay inside
+    -- their parentheses: outside quoted literals and quoted names, no ';', no comment, no
+    -- dollar quote, and balanced parentheses.
+    FOREACH frag IN ARRAY verbatim LOOP
+        s := pg_catalog.regexp_replace(frag, $re$[Ee]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|"(?:[^"]|"")*"$re$, ' ', 'g');
+        IF s ~ '[;''"$]' OR pg_catalog.strpos(s, '--') > 0 OR pg_catalog.strpos(s, '/*') > 0 THEN
+            RAISE EXCEPTION 'create_index: expression or predicate not accepted: %', frag
+                  USING ERRCODE = 'syntax_error',
+                        HINT = 'Write one SQL expression: no ";", comments or dollar quotes, quotes closed.';
+        END IF;
+        depth := 0;
+        FOREACH ch IN ARRAY pg_catalog.regexp_split_to_array(s, '') LOOP
+            depth := depth + CASE ch WHEN '(' THEN 1 WHEN ')' THEN -1 ELSE 0 END;
+            EXIT WHEN depth < 0;
+        END LOOP;
+        IF depth <> 0 THEN
+            RAISE EXCEPTION 'create_index: unbalanced parentheses in %', frag
+                  USING ERRCODE = 'syntax_error';
+        END IF;
+    END LOOP;
+
+    spec := pg_catalog.format(' USING %I (%s)', method, pg_catalog.array_to_string(key_sql, ', '));
+    IF pg_catalog.cardinality(incl) > 0 THEN
+        spec := spec || pg_catalog.format(' INCLUDE (%s)',
+                    (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(i), ', ' ORDER BY o)
+                       FROM pg_catalog.unnest(incl) WITH ORDINALITY AS u(i, o)));
+    END IF;
+    IF predicate IS NOT NULL THEN
+        spec := spec || pg_catalog.format(' WHERE (%s)', pg_catalog.btrim(predicate));
+    END IF;
+
+    IF wanted_name IS NOT NULL AND (wanted_name = '' OR pg_catalog.octet_length(wanted_name) > 63) THEN
+        RAISE EXCEPTION 'create_index: index_name must have 1 to 63 bytes'
+              USING ERRCODE = 'invalid_name';
+    END IF;
+    IF wanted_name IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                                            WHERE c.relnamespace = root.relnamespace AND c.relname = wanted_name) THEN
+        RAISE EXCEPTION 'create_index: relation "%" already exists in schema "%"', wanted_name, root.nspname
+              USING ERRCODE = 'duplicate_table',
+                    HINT = 'Choose another index_name, or leave it out for a generated one.';
+    END IF;
+
+    -- ---- the tables: the target and, for a partitioned one, its whole partition tree --------
+    -- (from pg_inherits: no lock is taken on any of them here)
+    FOR node IN
+        WITH RECURSIVE tree(relid, parent, level, path) AS (
+            SELECT target::oid, NULL::oid, 0, ARRAY[]::text[] COLLATE "C"
+            UNION ALL
+            SELECT i.inhrelid, i.inhparent, t.level + 1, t.path || (c.relname::text COLLATE "C")
+              FROM tree t
+              JOIN pg_catalog.pg_inherits i ON i.inhparent = t.relid
+              JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+             WHERE root.relkind = 'p'
+        )
+        SELECT t.relid, t.parent, t.level, c.relname, c.relkind, c.relowner, c.relnamespace, n.nspname,
+               pg_catalog.format('%I.%I', n.nspname, c.relname) AS qname
+          FROM tree t
+          JOIN pg_catalog.pg_class c ON c.oid = t.relid
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         ORDER BY t.level > 0, c.relkind <> 'p', t.level, t.path
+    LOOP
+        -- The caller must own every table (membership in the owning role counts).
+        IF NOT pg_catalog.pg_has_role(CURRENT_USER, node.relowner, 'USAGE') THEN
+            RAISE EXCEPTION 'permission denied to create an index on %', node.relid::regclass
+                  USING ERRCODE = 'insufficient_privilege',
+                        HINT = CASE WHEN node.level = 0
+                                    THEN pg_catalog.format('Only the owner of %s (role %s), a member of that role, or a superuser may index it; run it as that role (SET ROLE %s).',
+                                                           node.relid::regclass, node.relowner::regrole, node.relowner::regrole)
+                                    ELSE pg_catalog.format('Partition %s of %s is owned by role %s: every partition must be owned by you (or a role you are a member of).',
+                                                           node.relid::regclass, target, node.relowner::regrole)
+                               END;
+        END IF;
+        IF node.relkind NOT IN ('r', 'p', 'm') THEN
+            RAISE EXCEPTION 'create_index: partition % of % is a foreign table', node.relid::regclass, target
+                  USING ERRCODE = 'wrong_object_type',
+                        HINT = 'Foreign partitions cannot have indexes: a concurrent build per partition is not possible here; use CREATE INDEX on the parent (it skips them, for a non-unique index).';
+        END IF;
+
+        -- A unique index on a partitioned table must contain every partition key column, at
+        -- every level, as a plain key column (PostgreSQL's rule, checked here rather than later).
+        IF is_unique AND node.relkind = 'p' THEN
+            IF EXISTS (SELECT 1 FROM pg_catalog.pg_partitioned_table pt
+                        WHERE pt.partrelid = node.relid
+                          AND (pt.partexprs IS NOT NULL
+                               OR EXISTS (SELECT 1
+                                            FROM pg_catalog.unnest(pt.partattrs::int2[]) AS k(attnum)
+                                            JOIN pg_catalog.pg_attribute a ON a.attrelid = node.relid AND a.attnum = k.attnum
+                                           WHERE NOT (a.attname::text = ANY (key_columns))))) THEN
+                RAISE EXCEPTION 'create_index: a unique index on % must contain its partition key columns', node.relid::regclass
+                      USING ERRCODE = 'feature_not_supported',
+                            DETAIL = pg_catalog.format('%s is partitioned by %s.', node.relid::regclass,
+                                                       pg_catalog.pg_get_partkeydef(node.relid)),
+                            HINT = 'Add every partition key column (of the table and of its partitioned partitions) to columns; a key with an expression cannot be in a unique index.';
+            END IF;
+        END IF;
+
+        -- A name: the one given (for the target), else <table>_<columns>_idx within 63 bytes,
+        -- then _idx1, _idx2, ... until one is free in the schema and in this run.
+        nm := NULL;
+        IF node.level = 0 AND wanted_name IS NOT NULL THEN
+            nm := wanted_name;
+        ELSE
+            base := node.relname || '_' || pg_catalog.array_to_string(key_names, '_');
+            FOR i IN 0..9999 LOOP
+                suffix := CASE WHEN i = 0 THEN '_idx' ELSE '_idx' || i END;
+                s := base;
+                WHILE pg_catalog.octet_length(s || suffix) > 63 LOOP
+                    s := pg_catalog.left(s, -1);
+                END LOOP;
+                s := s || suffix;
+                IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = node.relnamespace AND c.relname = s)
+                   AND NOT (pg_catalog.format('%I.%I', node.nspname, s) = ANY (planned))
+                   AND s <> 'create_index_failed_' || run THEN
+                    nm := s;
+                    EXIT;
+                END IF;
+            END LOOP;
+        END IF;
+
+        -- A leaf with an equivalent valid index of its own: attach that one. Only for plain key
+        -- columns without a predicate, and only what PostgreSQL's ATTACH accepts for certain:
+        -- same access method, uniqueness, columns (by name) and INCLUDE columns in order,
+        -- default operator classes, collations and order, not attached to another index, not
+        -- backing a constraint.
+        existing := NULL;
+        IF node.level > 0 AND node.relkind IN ('r', 'm') AND plain_keys THEN
+            SELECT pg_catalog.format('%I.%I', xn.nspname, xc.relname) INTO existing
+              FROM pg_catalog.pg_index x
+              JOIN pg_catalog.pg_class xc ON xc.oid = x.indexrelid
+              JOIN pg_catalog.pg_namespace xn ON xn.oid = xc.relnamespace
+             WHERE x.indrelid = node.relid
+               AND x.indisvalid AND x.indisready AND x.indislive
+               AND NOT xc.relispartition
+               AND xc.relam = am_oid
+               AND x.indisunique = is_unique
+               AND x.indnkeyatts = pg_catalog.cardinality(key_columns)
+               AND x.indnatts = pg_catalog.cardinality(key_columns) + pg_catalog.cardinality(incl)
+               AND x.indexprs IS NULL AND x.indpred IS NULL
+               AND (SELECT pg_catalog.array_agg(k.attnum ORDER BY k.o) FROM pg_catalog.unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, o))
+                   = (SELECT pg_catalog.array_agg(a.attnum ORDER BY u.o)
+                        FROM pg_catalog.unnest(key_columns || incl) WITH ORDINALITY AS u(name, o)
+                        JOIN pg_catalog.pg_attribute a ON a.attrelid = node.relid AND a.attname = u.name
+                                                      AND a.attnum > 0 AND NOT a.attisdropped)
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(x.indoption::int2[]) AS o(opt) WHERE o.opt <> 0)
+               AND NOT EXISTS (SELECT 1
+                                 FROM pg_catalog.unnest(x.indclass::oid[]) WITH ORDINALITY AS k(opc, o)
+                                 JOIN pg_catalog.pg_opclass oc ON oc.oid = k.opc
+                                WHERE k.o <= x.indnkeyatts AND NOT oc.opcdefault)
+               AND NOT EXISTS (SELECT 1
+                                 FROM ROWS FROM (pg_catalog.unnest(x.indcollation::oid[]), pg_catalog.unnest(x.indkey::int2[]))
+                                      WITH ORDINALITY AS k(coll, attnum, o)
+                                 JOIN pg_catalog.pg_attribute a ON a.attrelid = node.relid AND a.attnum = k.attnum
+                                WHERE k.o <= x.indnkeyatts AND k.coll <> a.attcollation)
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint pc WHERE pc.conindid = x.indexrelid)
+               AND NOT (is_unique AND pg_catalog.pg_get_indexdef(x.indexrelid) LIKE '% NULLS NOT DISTINCT %')
+             ORDER BY xc.relname
+             LIMIT 1;
+        END IF;
+
+        p_rel   := p_rel || node.relid;
+        p_table := p_table || node.qname;
+        IF existing IS NOT NULL THEN
+            p_kind  := p_kind || 'reuse'::text;
+            p_index := p_index || existing;
+            p_ddl   := p_ddl || pg_catalog.format('ALTER INDEX %s ATTACH PARTITION %s',
+                                                  p_index[pg_catalog.array_position(p_rel, node.parent)], existing);
+            reused  := reused || existing;
+            CONTINUE;
+        END IF;
+        p_index := p_index || pg_catalog.format('%I.%I', node.nspname, nm);
+        planned := planned || pg_catalog.format('%I.%I', node.nspname, nm);
+        IF node.relkind = 'p' THEN
+            p_kind := p_kind || CASE WHEN node.level = 0 THEN 'parent' ELSE 'mid' END;
+            p_ddl  := p_ddl || (pg_catalog.format('CREATE %sINDEX %I ON ONLY %s', uniq, nm, node.qname) || spec
+                                || CASE WHEN node.level > 0
+                                        THEN pg_catalog.format('; ALTER INDEX %s ATTACH PARTITION %I.%I',
+                                                               p_index[pg_catalog.array_position(p_rel, node.parent)],
+                                                               node.nspname, nm)
+                                        ELSE '' END);
+        ELSE
+            p_kind  := p_kind || CASE WHEN node.level = 0 THEN 'plain' ELSE 'leaf' END;
+            p_ddl   := p_ddl || (pg_catalog.format('CREATE %sINDEX CONCURRENTLY %I ON %s', uniq, nm, node.qname) || spec
+                                 || CASE WHEN node.level > 0
+                                         THEN pg_catalog.format('; ALTER INDEX %s ATTACH PARTITION %I.%I',
+                                                                p_index[pg_catalog.array_position(p_rel, node.parent)],
+                                                                node.nspname, nm)
+                                         ELSE '' END);
+            schemas := schemas || node.nspname::text;
+            nbuild  := nbuild + 1;
+        END IF;
+    END LOOP;
+
+    top := p_index[1];
+
+    -- ---- check the definition now rather than in the worker ----------------------------------
+    -- The what-if engine parses and analyses the statement like CREATE INDEX (columns, types,
+    -- operator classes, expressions, predicate) without building anything, under the search_path
+    -- the worker will use (the role's own; see src/pg/identity.rs).
+    IF method IN ('btree', 'hash', 'brin', 'gin') THEN
+        DECLARE
+            hypo      oid;
+            role_path text;
+            st        text;
+            msg       text;
+            hint      text;
+        BEGIN
+            SELECT pg_catalog.substr(x.c, 13) INTO role_path
+              FROM (SELECT pg_catalog.unnest(d.setconfig) AS c,
+                           CASE WHEN d.setdatabase <> 0 AND d.setrole <> 0 THEN 1
+                                WHEN d.setrole <> 0 THEN 2 WHEN d.setdatabase <> 0 THEN 3 ELSE 4 END AS prio
+                      FROM pg_catalog.pg_db_role_setting d
+                     WHERE d.setdatabase IN (0, (SELECT db.oid FROM pg_catalog.pg_database db
+                                                  WHERE db.datname = pg_catalog.current_database()))
+                       AND d.setrole IN (0, (SELECT ro.oid FROM pg_catalog.pg_roles ro WHERE ro.rolname = CURRENT_USER))) x
+             WHERE x.c LIKE 'search_path=%'
+             ORDER BY x.prio LIMIT 1;
+            PERFORM pg_catalog.set_config('search_path', COALESCE(role_path, '"$user", public') || ', pg_temp', true);
+            SELECT h.indexrelid INTO hypo
+              FROM @extschema@.hypothetical_index(pg_catalog.format('CREATE %sINDEX ON %s', uniq, root.qname) || spec) AS h;
+            PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+            PERFORM @extschema@.drop_hypothetical(hypo);
+        EXCEPTION
+            WHEN feature_not_supported THEN
+                NULL;   -- something the what-if engine does not model: the real build decides
+            WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
+                RAISE EXCEPTION 'create_index: %', msg
+                      USING ERRCODE = st,
+                            DETAIL = pg_catalog.format('The index would be: CREATE %sINDEX ON %s%s', uniq, root.qname, spec),
+                            HINT = COALESCE(NULLIF(hint, '') || ' ', '')
+                                   || 'Names in expressions are resolved with your role''s own search_path; schema-qualify them to be sure.';
+        END;
+    END IF;
+
+    IF pg_catalog.transaction_timestamp() <> pg_catalog.statement_timestamp() THEN
+        RAISE WARNING 'create_index: called inside a transaction block'
+              USING DETAIL = 'The concurrent builds wait for this transaction to end (at most lock_timeout) and do not see what it has not committed.',
+                    HINT = 'Call create_index on its own, outside BEGIN ... COMMIT.';
+    END IF;
+
+    -- ---- the commands --------------------------------------------------------------------------
+    doomed := 'create_index_failed_' || run;
+    after := NULL;
+    -- partitioned: every ON ONLY index and its attach, in one transaction (all or nothing)
+    IF root.relkind = 'p' THEN
+        first_cmd := pg_catalog.format('SELECT @extschema@.create_index_step(%L, %L, NULL, %L); BEGIN',
+                                       'claim', run,
+                                       (SELECT pg_catalog.array_agg(p_index[i] ORDER BY i)
+                                          FROM pg_catalog.generate_subscripts(p_kind, 1) AS i
+                                         WHERE p_kind[i] IN ('parent', 'mid'))::text);
+        FOR k IN 1 .. pg_catalog.cardinality(p_kind) LOOP
+            CONTINUE WHEN p_kind[k] NOT IN ('parent', 'mid');
+            first_cmd := first_cmd || '; ' || p_ddl[k];
+        END LOOP;
+        cmds := cmds || (first_cmd || '; COMMIT');
+        after := top;
+    END IF;
+    -- each leaf (or the plain table): claim, build concurrently, attach
+    FOR k IN 1 .. pg_catalog.cardinality(p_kind) LOOP
+        CONTINUE WHEN p_kind[k] NOT IN ('plain', 'leaf');
+        cmds := cmds || (pg_catalog.format('SELECT @extschema@.create_index_step(%L, %L, %L, %L); ',
+                                           'claim', run, after, ARRAY[p_index[k]]::text)
+                         || p_ddl[k]);
+        after := p_index[k];
+    END LOOP;
+    -- existing equivalent leaf indexes: attached last, all in one transaction
+    IF pg_catalog.cardinality(reused) > 0 THEN
+        first_cmd := pg_catalog.format('SELECT @extschema@.create_index_step(%L, %L, %L, NULL); BEGIN', 'claim', run, after);
+        FOR k IN 1 .. pg_catalog.cardinality(p_kind) LOOP
+            CONTINUE WHEN p_kind[k] <> 'reuse';
+            first_cmd := first_cmd || '; ' || p_ddl[k];
+        END LOOP;
+        cmds := cmds || (first_cmd || '; COMMIT');
+    END IF;
+    -- verify; remove what a failure left
+    cmds := cmds || pg_catalog.format('SELECT @extschema@.create_index_step(%L, %L, %L, %L)', 'settle', run, top, reused::text);
+    FOR s IN SELECT DISTINCT u.nsp FROM pg_catalog.unnest(schemas) AS u(nsp) ORDER BY 1 LOOP
+        -- Waiting here blocks no reads or writes (only other DDL and VACUUM of the table), and
+        -- giving up would leave the INVALID index: wait up to statement_timeout, not lock_timeout.
+        cmds := cmds || pg_catalog.format('SET lock_timeout = 0; DROP INDEX CONCURRENTLY IF EXISTS %I.%I', s, doomed);
+    END LOOP;
+    cmds := cmds || pg_catalog.format('SELECT @extschema@.create_index_step(%L, %L, %L)', 'finish', run, top);
+
+    -- ---- hand them over ------------------------------------------------------------------------
+    -- wait => false: see the top of this file (a waiting caller would block its own builds).
+    SELECT w.run_id INTO w_run
+      FROM @extschema@.run_in_worker(cmds,
+                                     statement_timeout => create_index_start.statement_timeout,
+                                     lock_timeout      => create_index_start.lock_timeout,
+                                     wait              => false,
+                                     label             => 'create_index') AS w
+     LIMIT 1;
+
+    FOR k IN 1 .. pg_catalog.cardinality(p_kind) LOOP
+        index_name  := p_index[k];
+        on_table    := p_table[k];
+        status      := 'started';
+        message     := CASE p_kind[k]
+                            WHEN 'reuse' THEN 'existing equivalent index, to be attached: ' || p_ddl[k]
+                            ELSE p_ddl[k] END;
+        duration_ms := NULL;
+        run_id      := w_run;
+        RETURN NEXT;
+    END LOOP;
+    index_name  := top;
+    on_table    := root.qname;
+    status      := 'started';
+    message     := pg_catalog.format('run %s (job create_index): %s%s concurrent build(s)%s, in a background worker; '
+                                     'when it ends, SELECT status, message FROM @extschema@.job_runs WHERE run_id = %s '
+                                     '(succeeded: %s is valid; failed: it was not created, and the message says why and names anything that could not be removed)',
+                                     w_run,
+                                     CASE WHEN root.relkind = 'p'
+                                          THEN pg_catalog.format('%s ON ONLY index(es), ', pg_catalog.cardinality(planned) - nbuild)
+                                          ELSE '' END,
+                                     nbuild,
+                                     CASE WHEN pg_catalog.cardinality(reused) > 0
+                                          THEN pg_catalog.format(', %s existing index(es) attached', pg_catalog.cardinality(reused))
+                                          ELSE '' END,
+                                     w_run, top);
+    duration_ms := EXTRACT(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000;
+    run_id      := w_run;
+    RETURN NEXT;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.create_index_start(regclass, text[], text, text[], text, text, boolean, interval, interval) IS
+  'The body of create_index(); call create_index().';
+
+
+CREATE FUNCTION @extschema@.create_index(
+    target            regclass,
+    columns           text[],
+    method            text     DEFAULT 'btree',
+    include           text[]   DEFAULT NULL,
+    predicate         text     DEFAULT NULL,
+    index_name        text     DEFAULT NULL,
+    is_unique         boolean  DEFAULT false,
+    lock_timeout      interval DEFAULT '10 seconds',
+    statement_timeout interval DEFAULT '1 hour')
+RETURNS TABLE (index_name text, on_table text, status text, message text, duration_ms float8, run_id bigint)
+LANGUAGE sql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT * FROM @extschema@.create_index_start($1, $2, $3, $4, $5, $6, $7, $8, $9)
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.create_index(regclass, text[], text, text[], text, text, boolean, interval, interval) IS
+  'Build an index without blocking writes: CREATE INDEX CONCURRENTLY on a plain table; on a partitioned one an ON ONLY index, a concurrent build on every leaf and ATTACH PARTITION. Runs in a background worker as you (you must own the tables) and returns at once with its run_id: the outcome is in optimizer.job_runs. A failed build leaves no INVALID index behind.';
