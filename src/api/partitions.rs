@@ -337,17 +337,17 @@ fn hand_off(op: &str, commands: Vec<String>, run_id: i64) -> Result<Outcome> {
         let bytes = std::slice::from_raw_parts_mut(base, size);
         req.write(bytes).map_err(internal)?;
         let handle = pg_sys::dsm_segment_handle(seg);
-        let mut last = (0i64, 0i64);
+        let mut last = 0i64;
         let mut last_at = std::time::Instant::now();
         let mut tick = || {
             if last_at.elapsed().as_millis() < 2000 {
                 return;
             }
             last_at = std::time::Instant::now();
-            if let Some((name, phase, moved, total)) = progress(run_id) {
-                if (moved, total) != last {
-                    last = (moved, total);
-                    pgrx::notice!("{name}: {phase}: {moved} of {total} rows moved");
+            if let Some((line, moved)) = progress(run_id) {
+                if moved != last {
+                    last = moved;
+                    pgrx::notice!("{line}");
                 }
             }
         };
@@ -370,18 +370,23 @@ fn latest<R>(body: impl FnOnce() -> R) -> R {
     r
 }
 
-fn progress(run_id: i64) -> Option<(String, String, i64, i64)> {
+/// The progress of the run's current move, as a NOTICE line (None: nothing moving).
+fn progress(run_id: i64) -> Option<(String, i64)> {
     latest(|| {
         Spi::connect(|c| {
             let t = c
                 .select(
-                    "SELECT parent_name, phase, rows_moved, rows_total FROM optimizer.partition_work WHERE run_id = $1 LIMIT 1",
+                    "SELECT w.parent_name || ': ' || p.phase || ': ' || p.rows_moved || ' rows moved, ' || p.rows_left || ' left'
+                            || COALESCE(' (' || p.rows_per_second || ' rows/s, about ' || pg_catalog.round(EXTRACT(epoch FROM p.eta)) || ' s left)', ''),
+                            p.rows_moved
+                       FROM optimizer.partition_progress p JOIN optimizer.partition_work w ON w.parent = p.parent::oid
+                      WHERE p.run_id = $1 LIMIT 1",
                     None,
                     &[run_id.into()],
                 )
                 .ok()?;
             let r = t.into_iter().next()?;
-            Some((r.get::<String>(1).ok()??, r.get::<String>(2).ok()??, r.get::<i64>(3).ok()??, r.get::<i64>(4).ok()??))
+            Some((r.get::<String>(1).ok()??, r.get::<i64>(2).ok()??))
         })
     })
 }

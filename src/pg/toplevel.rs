@@ -49,6 +49,8 @@ pub unsafe fn execute(sql: &CStr) -> u64 {
             pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
             pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
         );
+        // now() is the start of each statement's transaction, as for a client's simple query.
+        pg_sys::SetCurrentStatementStartTimestamp();
         pg_sys::StartTransactionCommand();
         let old = pg_sys::MemoryContextSwitchTo(ctx);
         let parsetrees = pg_sys::pg_parse_query(sql.as_ptr());
@@ -58,6 +60,7 @@ pub unsafe fn execute(sql: &CStr) -> u64 {
         for i in 0..n {
             let raw = (*(*parsetrees).elements.add(i as usize)).ptr_value as *mut pg_sys::RawStmt;
             if i > 0 {
+                pg_sys::SetCurrentStatementStartTimestamp();
                 pg_sys::StartTransactionCommand();
             }
             pg_sys::check_for_interrupts!();
