@@ -333,7 +333,8 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
         };
         rows.push(Row {
             action: Action::Create,
-            ddl: Some(text::create_ddl(&c.def, t, name, true)),
+            // Partitioned tables: the shared lock-free path (create_index), as auto-indexing will.
+            ddl: Some(if t.partitioned { text::create_index_call(&c.def, t, name) } else { text::create_ddl(&c.def, t, name, true) }),
             table_name: Some(t.qualified_name.clone()),
             index_name: Some(name.clone()),
             columns: text::columns_text(&c.def, t),
@@ -414,7 +415,7 @@ fn drop_rows(o: &Options, params: &write_cost::CostParams, window: f64) -> Resul
             let qualified = names.get(&e.oid).cloned().unwrap_or_else(|| text::quote_ident(&e.name));
             rows.push(Row {
                 action: Action::Drop,
-                ddl: Some(text::drop_ddl(&qualified)),
+                ddl: Some(text::drop_ddl(&qualified, t.partitioned)),
                 table_name: Some(t.qualified_name.clone()),
                 index_name: Some(e.name.clone()),
                 columns: text::columns_text(e, t),

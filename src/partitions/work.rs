@@ -266,6 +266,8 @@ fn as_owner(r: &mut Run, set: &Set, work: impl FnOnce(&mut Run) -> Result<(), St
             return Ok(());
         }
     };
+    // Progress left by a run that was interrupted (its caller cancelled, its worker ended).
+    r.progress_done();
     identity::become_prepared(&role);
     set_lock_timeout(r.lock_timeout_ms);
     let key = set.parent as i64;
@@ -315,7 +317,10 @@ fn maintain_all(r: &mut Run, parent: Option<u32>) -> Result<(), String> {
             "DELETE FROM optimizer.partition_log WHERE at < pg_catalog.now() - pg_catalog.make_interval(days => $1)",
             &[(days as i32).into()],
         )
-        .map_err(crate::error::spi_err)
+        .map_err(crate::error::spi_err)?;
+        // Sets whose table was dropped.
+        Spi::run("DELETE FROM optimizer.partition_sets s WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = s.parent)")
+            .map_err(crate::error::spi_err)
     });
     Ok(())
 }
@@ -500,7 +505,7 @@ fn make_all(r: &mut Run, set: &Set, p: &Parent, targets: Vec<(Target, u64)>) -> 
                 for (name, n) in done {
                     moved += n;
                     if n > 0 {
-                        r.note("rescued", Some(name), Some(n as i64), Some(format!("{n} rows moved out of the default partition")));
+                        r.note("rescued", Some(name), Some(n as i64), Some(format!("{n} row{} moved out of the default partition", if n == 1 { "" } else { "s" })));
                     } else {
                         r.note("created", Some(name), Some(0), None);
                     }

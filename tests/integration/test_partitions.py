@@ -427,3 +427,28 @@ def test_the_built_in_job_maintains_every_set(pg):
     assert val(pg, "SELECT status FROM optimizer.job_runs WHERE job = 'maintain_partitions' ORDER BY run_id DESC LIMIT 1") == "succeeded"
     assert val(pg, "SELECT count(*) FROM ONLY fut_default") == "0"
     assert pg.log().count("PANIC") == 0 and "terminated by signal" not in pg.log()
+
+
+def test_index_advice_for_a_partition_set_uses_the_shared_concurrent_path(pg):
+    sql(pg, """CREATE TABLE adv (at timestamptz NOT NULL, customer int, note text);
+               INSERT INTO adv SELECT now() - (g % 10) * interval '1 day', g % 5000, md5(g::text) FROM generate_series(1, 100000) g;
+               SELECT count(*) FROM optimizer.partition_table('adv', 'at', 'daily', premake => 1);
+               ANALYZE adv;
+               SELECT optimizer.reset();""")
+    for k in range(30):
+        sql(pg, f"SELECT count(*) FROM adv WHERE customer = {k * 7}")
+    ddl = val(pg, "SELECT ddl FROM optimizer.index_advice() WHERE action = 'create' AND table_name = '\"public\".\"adv\"' LIMIT 1")
+    assert ddl.startswith("SELECT * FROM optimizer.create_index('\"public\".\"adv\"', ARRAY['customer']"), ddl
+    run_id = sql(pg, ddl)[0][5]
+    deadline = time.time() + 60
+    while val(pg, f"SELECT status FROM optimizer.job_runs WHERE run_id = {run_id}") in ("starting", "running"):
+        assert time.time() < deadline
+        time.sleep(0.3)
+    assert val(pg, f"SELECT status FROM optimizer.job_runs WHERE run_id = {run_id}") == "succeeded"
+    assert val(pg, "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                   "WHERE i.indrelid = 'adv'::regclass AND i.indisvalid") == "1"
+    # Every partition has it, and a partition made later gets it too.
+    sql(pg, "UPDATE optimizer.partition_sets SET premake = 3 WHERE parent = 'adv'::regclass")
+    sql(pg, "SELECT * FROM optimizer.maintain_partitions('adv')")
+    assert val(pg, """SELECT count(*) FROM optimizer.partitions p WHERE p.parent = 'adv'::regclass
+                       AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = p.partition)""") == "0"

@@ -120,8 +120,8 @@ fn push_order(out: &mut String, key: &Key) {
 ///
 /// PostgreSQL refuses `CONCURRENTLY` on a partitioned table (`indexcmds.c`), so for one the
 /// statement is emitted without it even when `concurrently` is true: it then locks the partitions
-/// against writes while it builds. The lock-free route is `CREATE INDEX ... ON ONLY parent`, one
-/// concurrent build per partition and `ALTER INDEX ... ATTACH PARTITION`; the caller may say so.
+/// against writes while it builds. The lock-free route is [`create_index_call`], which the
+/// advisor's advice gives for partitioned tables.
 pub fn create_ddl(def: &IndexDef, table: &TableInfo, name: &str, concurrently: bool) -> String {
     let am = def.method.map(|m| m.name().to_string()).unwrap_or_else(|| def.am.clone());
     let keys: Vec<String> = def.keys.iter().map(|k| key_sql(k, table)).collect();
@@ -151,9 +151,63 @@ pub fn create_ddl(def: &IndexDef, table: &TableInfo, name: &str, concurrently: b
     out
 }
 
-/// `DROP INDEX CONCURRENTLY <name>`; the argument is already schema-qualified and quoted.
-pub fn drop_ddl(schema_qualified_index_name_quoted: &str) -> String {
-    format!("DROP INDEX CONCURRENTLY {schema_qualified_index_name_quoted}")
+/// For a partitioned table, the call of `optimizer.create_index` that builds the index without
+/// blocking writes (an index `ON ONLY` the parent, a concurrent build on every partition, each
+/// attached; `src/sql/indexes.sql`): the one path the advisor and auto-indexing share. Plain
+/// columns go by name (`create_index` quotes them); a column with a collation, an operator class
+/// or an order, and an expression, go as parenthesised key text.
+pub fn create_index_call(def: &IndexDef, table: &TableInfo, name: &str) -> String {
+    let am = def.method.map(|m| m.name().to_string()).unwrap_or_else(|| def.am.clone());
+    let keys: Vec<String> = def
+        .keys
+        .iter()
+        .map(|k| {
+            let text = match &k.expr {
+                KeyExpr::Column(a) => {
+                    let col = column_name(table, *a);
+                    let quoted = quote_ident(&col);
+                    let full = key_sql(k, table);
+                    if full == quoted {
+                        col
+                    } else {
+                        format!("({quoted}){}", &full[quoted.len()..])
+                    }
+                }
+                KeyExpr::Expr(_) => key_sql(k, table),
+            };
+            quote_literal(&text)
+        })
+        .collect();
+    let mut out = format!(
+        "SELECT * FROM optimizer.create_index({}, ARRAY[{}], method => {}",
+        quote_literal(&table.qualified_name),
+        keys.join(", "),
+        quote_literal(&am)
+    );
+    if !def.include.is_empty() {
+        let include: Vec<String> = def.include.iter().map(|&a| quote_literal(&column_name(table, a))).collect();
+        out.push_str(&format!(", include => ARRAY[{}]", include.join(", ")));
+    }
+    if let Some(predicate) = &def.predicate {
+        out.push_str(&format!(", predicate => {}", quote_literal(predicate)));
+    }
+    out.push_str(&format!(", index_name => {}", quote_literal(name)));
+    if def.unique {
+        out.push_str(", is_unique => true");
+    }
+    out.push(')');
+    out
+}
+
+/// `DROP INDEX CONCURRENTLY <name>`; the argument is already schema-qualified and quoted. An index
+/// of a partitioned table cannot be dropped concurrently (PostgreSQL refuses): plain `DROP INDEX`,
+/// which locks the table and its partitions while it runs.
+pub fn drop_ddl(schema_qualified_index_name_quoted: &str, partitioned: bool) -> String {
+    if partitioned {
+        format!("DROP INDEX {schema_qualified_index_name_quoted}")
+    } else {
+        format!("DROP INDEX CONCURRENTLY {schema_qualified_index_name_quoted}")
+    }
 }
 
 /// Readable key names, unquoted: the column name or the expression text, then ` DESC` and the
@@ -451,6 +505,28 @@ mod tests {
     }
 
     #[test]
+    fn partitioned_tables_get_the_shared_concurrent_path() {
+        let mut t = table();
+        t.partitioned = true;
+        let mut desc = Key::column(2);
+        desc.desc = true;
+        desc.nulls_first = true;
+        let mut expr = Key::column(0);
+        expr.expr = KeyExpr::Expr("lower(total::text)".into());
+        let mut def = btree(vec![Key::column(1), desc, expr]);
+        def.include = vec![4];
+        def.predicate = Some("status = 'open'".into());
+        assert_eq!(
+            create_index_call(&def, &t, "Order Items_idx"),
+            concat!(
+                r#"SELECT * FROM optimizer.create_index('"Sales"."Order Items"', ARRAY['tenant_id', '("status") DESC', "#,
+                r#"'(lower(total::text))'], method => 'btree', include => ARRAY['we"ird'], predicate => 'status = ''open''', "#,
+                r#"index_name => 'Order Items_idx')"#
+            )
+        );
+    }
+
+    #[test]
     fn quoting_doubles_embedded_quotes() {
         assert_eq!(quote_ident("Order Items"), "\"Order Items\"");
         assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
@@ -573,9 +649,10 @@ mod tests {
     #[test]
     fn drop_ddl_text() {
         assert_eq!(
-            drop_ddl("\"sales\".\"old idx\""),
+            drop_ddl("\"sales\".\"old idx\"", false),
             "DROP INDEX CONCURRENTLY \"sales\".\"old idx\""
         );
+        assert_eq!(drop_ddl("\"sales\".\"old idx\"", true), "DROP INDEX \"sales\".\"old idx\"");
     }
 
     #[test]
