@@ -205,16 +205,26 @@ def test_retention_keeps_the_newest_and_never_the_last_one(pg):
     assert val(pg, "SELECT in_retention FROM optimizer.partitions WHERE partition = 'ret_p120000'::regclass") == "t"
 
 
-def test_archive_and_detach_retention(pg):
+def test_archive_retention_detaches_concurrently(pg):
     sql(pg, """CREATE SCHEMA attic;
                CREATE TABLE arc (id bigint NOT NULL);
                INSERT INTO arc SELECT g FROM generate_series(1, 50000) g;
                SELECT count(*) FROM optimizer.partition_table('arc', 'id', '10000', premake => 1, retention => '15000',
-                                                              retention_action => 'archive', archive_schema => 'attic');""")
+                                                              retention_action => 'archive', archive_schema => 'attic',
+                                                              with_default => false);""")
     assert val(pg, "SELECT string_agg(DISTINCT detail, ',') FROM optimizer.partition_log WHERE parent_name = 'public.arc' "
-                   "AND action = 'retired'") == "detached and moved to schema attic"
+                   "AND action = 'retired' AND partition <> 'arc_default'") == "detached and moved to schema attic"
     assert val(pg, "SELECT count(*) FROM pg_tables WHERE schemaname = 'attic'") == "3"
     assert val(pg, "SELECT count(*) FROM attic.arc_p0") == "9999"
+    # Now without a default partition: retention detaches CONCURRENTLY (two transactions at the
+    # top level), and nothing is left pending.
+    assert "arc_default" not in children(pg, "arc")
+    sql(pg, "INSERT INTO arc SELECT g FROM generate_series(50001, 69999) g")
+    out = actions(sql(pg, "SELECT * FROM optimizer.maintain_partitions('arc')"))
+    assert out["retired"][2] == "2 partitions" and out["created"][0] == "arc_p70000", out
+    assert val(pg, "SELECT count(*) FROM pg_tables WHERE schemaname = 'attic'") == "5"
+    assert val(pg, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'arc'::regclass AND inhdetachpending") == "0"
+    assert val(pg, "SELECT count(*) FROM arc") == str(69999 - 49999)
 
 
 # -- online conversion under a writer --------------------------------------------------------------
