@@ -36,4 +36,6 @@
 //!   skips it).
 
 pub mod catalog;
+mod convert;
+mod maintain;
 pub mod work;
