@@ -30,6 +30,47 @@ pub enum Fault {
 }
 static INJECT_FAULT: GucSetting<Fault> = GucSetting::<Fault>::new(Fault::None);
 
+/// What auto-indexing does: `off`, `advise` (default: record what it would do), `apply` (build,
+/// verify, roll back).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PostgresGucEnum)]
+pub enum AutoIndex {
+    #[name = c"off"]
+    Off,
+    #[name = c"advise"]
+    Advise,
+    #[name = c"apply"]
+    Apply,
+}
+// Auto-indexing (read by src/sql/autoindex.sql with current_setting). Superuser-settable: the
+// built-in jobs read the server's values, a superuser may try others in a session.
+/// Default advise.
+static AUTOINDEX: GucSetting<AutoIndex> = GucSetting::<AutoIndex>::new(AutoIndex::Advise);
+/// Hours of the day builds may start, server time zone (`01:00-05:00`); empty (default): any time.
+static AUTOINDEX_WINDOW: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// Most builds one run starts. Default 3.
+static AUTOINDEX_MAX_INDEXES_PER_RUN: GucSetting<i32> = GucSetting::<i32>::new(3);
+/// Most live auto-created indexes per table. Default 2.
+static AUTOINDEX_MAX_INDEXES_PER_TABLE: GucSetting<i32> = GucSetting::<i32>::new(2);
+/// Most space all live auto-created indexes take together (MB). Default 10 GB.
+static AUTOINDEX_MAX_TOTAL_SIZE_MB: GucSetting<i32> = GucSetting::<i32>::new(10 * 1024);
+/// Smallest share of the workload cost (percent) an index must save to be built. Default 5.
+static AUTOINDEX_MIN_BENEFIT: GucSetting<f64> = GucSetting::<f64>::new(5.0);
+/// Percent of the data directory's disk kept free after a build (counted at twice the estimated
+/// size). Default 10.
+static AUTOINDEX_FREE_DISK_RESERVE: GucSetting<i32> = GucSetting::<i32>::new(10);
+/// Calls of the targeted statements after a build before it is verified. Default 100.
+static AUTOINDEX_VERIFY_MIN_CALLS: GucSetting<i32> = GucSetting::<i32>::new(100);
+/// Verify anyway this long after the build (s). Default 1 day.
+static AUTOINDEX_VERIFY_MAX_WAIT_S: GucSetting<i32> = GucSetting::<i32>::new(86_400);
+/// Percent the targeted statements' mean time must drop for the index to stay. Default 20.
+static AUTOINDEX_MIN_IMPROVEMENT: GucSetting<f64> = GucSetting::<f64>::new(20.0);
+/// Percent the table's writes may slow down before the index is rolled back. Default 50.
+static AUTOINDEX_MAX_WRITE_REGRESSION: GucSetting<f64> = GucSetting::<f64>::new(50.0);
+/// Also apply drop advice (unused and duplicate indexes). Default off.
+static AUTOINDEX_DROP: GucSetting<bool> = GucSetting::<bool>::new(false);
+/// How long an index must have been advised for dropping before it is dropped (s). Default 7 days.
+static AUTOINDEX_DROP_GRACE_S: GucSetting<i32> = GucSetting::<i32>::new(7 * 86_400);
+
 /// Master switch. Default on. Off stops all recording; the stores and views stay.
 static ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Default `top`.
@@ -92,10 +133,10 @@ static SCHEDULER: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// database where the extension is installed (found by a short probe of each database that
 /// accepts connections and is not a template). Sighup.
 static DATABASES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
-/// Most jobs running at once per database (each is one background worker). Default 4. Sighup.
 /// Longest lock wait of each step of partition maintenance (ms). Default 2 s; a step is tried
-/// three times, then deferred to the next run.
+/// three times, then deferred to the next run. User.
 static PARTITION_LOCK_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(2000);
+/// Most jobs running at once per database (each is one background worker). Default 4. Sighup.
 static MAX_RUNNING_JOBS: GucSetting<i32> = GucSetting::<i32>::new(4);
 /// Days of optimizer.job_runs kept. Default 7. Sighup.
 static JOB_HISTORY_DAYS: GucSetting<i32> = GucSetting::<i32>::new(7);
@@ -110,6 +151,7 @@ static TREND_WINDOW_S: GucSetting<i32> = GucSetting::<i32>::new(3600);
 
 pub fn init() {
     define_scheduler_gucs();
+    define_autoindex_gucs();
     GucRegistry::define_bool_guc(
         c"pg_optimizer.hypothetical_explain",
         c"Plain EXPLAIN plans with this session's hypothetical indexes.",
@@ -318,6 +360,53 @@ pub fn init() {
         #[cfg(not(any(feature = "pg13", feature = "pg14")))]
         pg_sys::MarkGUCPrefixReserved(c"pg_optimizer".as_ptr());
     }
+}
+
+fn define_autoindex_gucs() {
+    GucRegistry::define_enum_guc(
+        c"pg_optimizer.autoindex",
+        c"Auto-indexing: off, advise (record what it would do), apply (build, verify, roll back).",
+        c"",
+        &AUTOINDEX,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"pg_optimizer.autoindex_window",
+        c"Hours of the day auto-indexing may start builds, server time zone, such as 01:00-05:00.",
+        c"Empty: any time.",
+        &AUTOINDEX_WINDOW,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    let ints: [(&std::ffi::CStr, &std::ffi::CStr, &'static GucSetting<i32>, i32, i32, GucFlags); 7] = [
+        (c"pg_optimizer.autoindex_max_indexes_per_run", c"Most index builds one auto-indexing run starts.", &AUTOINDEX_MAX_INDEXES_PER_RUN, 0, 1000, GucFlags::default()),
+        (c"pg_optimizer.autoindex_max_indexes_per_table", c"Most live auto-created indexes per table.", &AUTOINDEX_MAX_INDEXES_PER_TABLE, 0, 1000, GucFlags::default()),
+        (c"pg_optimizer.autoindex_max_total_size", c"Most space all live auto-created indexes take together.", &AUTOINDEX_MAX_TOTAL_SIZE_MB, 0, i32::MAX, GucFlags::UNIT_MB),
+        (c"pg_optimizer.autoindex_free_disk_reserve", c"Percent of the data directory's disk kept free after a build (counted at twice the estimated size).", &AUTOINDEX_FREE_DISK_RESERVE, 0, 99, GucFlags::default()),
+        (c"pg_optimizer.autoindex_verify_min_calls", c"Calls of the targeted statements after a build before it is verified.", &AUTOINDEX_VERIFY_MIN_CALLS, 1, i32::MAX, GucFlags::default()),
+        (c"pg_optimizer.autoindex_verify_max_wait", c"Verify a build anyway this long after it.", &AUTOINDEX_VERIFY_MAX_WAIT_S, 1, i32::MAX, GucFlags::UNIT_S),
+        (c"pg_optimizer.autoindex_drop_grace", c"How long an index must have been advised for dropping before auto-indexing drops it.", &AUTOINDEX_DROP_GRACE_S, 0, i32::MAX, GucFlags::UNIT_S),
+    ];
+    for (name, short, setting, min, max, flags) in ints {
+        GucRegistry::define_int_guc(name, short, c"", setting, min, max, GucContext::Suset, flags);
+    }
+    let floats: [(&std::ffi::CStr, &std::ffi::CStr, &'static GucSetting<f64>); 3] = [
+        (c"pg_optimizer.autoindex_min_benefit", c"Smallest share of the workload cost, in percent, an index must save to be built automatically.", &AUTOINDEX_MIN_BENEFIT),
+        (c"pg_optimizer.autoindex_min_improvement", c"Percent the targeted statements' mean time must drop for an auto-created index to stay.", &AUTOINDEX_MIN_IMPROVEMENT),
+        (c"pg_optimizer.autoindex_max_write_regression", c"Percent the table's writes may slow down before an auto-created index is rolled back.", &AUTOINDEX_MAX_WRITE_REGRESSION),
+    ];
+    for (name, short, setting) in floats {
+        GucRegistry::define_float_guc(name, short, c"", setting, 0.0, 100_000.0, GucContext::Suset, GucFlags::default());
+    }
+    GucRegistry::define_bool_guc(
+        c"pg_optimizer.autoindex_drop",
+        c"Auto-indexing also drops unused and duplicate indexes (never constraint indexes), after the grace period.",
+        c"",
+        &AUTOINDEX_DROP,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
 }
 
 fn define_scheduler_gucs() {

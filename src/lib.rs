@@ -54,7 +54,8 @@ extension_sql_file!("sql/scheduler.sql", name = "scheduler", requires = ["views"
 extension_sql_file!("sql/maintenance.sql", name = "maintenance", requires = ["scheduler"]);
 extension_sql_file!("sql/partitions.sql", name = "partitions", requires = ["scheduler", partition_request]);
 extension_sql_file!("sql/partition_advice.sql", name = "partition_advice", requires = ["views", "partitions"]);
-extension_sql_file!("sql/indexes.sql", name = "indexes", requires = ["scheduler", "maintenance"]);
+extension_sql_file!("sql/indexes.sql", name = "indexes", requires = ["scheduler", "maintenance", run_in_worker_as]);
+extension_sql_file!("sql/autoindex.sql", name = "autoindex", requires = ["indexes", "views", autoindex_candidates, disk_space]);
 extension_sql_file!("sql/history.sql", name = "history", finalize);
 
 #[pg_guard]

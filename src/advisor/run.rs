@@ -48,7 +48,12 @@ impl Action {
 #[derive(Clone, Debug, Default)]
 pub struct Row {
     pub action: Action,
+    /// The table's OID (0 for a note).
+    pub relid: u32,
     pub ddl: Option<String>,
+    /// For a create: the `optimizer.create_index` call that builds it without blocking writes and
+    /// leaves nothing INVALID on failure (what auto-indexing runs, for plain and partitioned tables).
+    pub build: Option<String>,
     pub table_name: Option<String>,
     pub index_name: Option<String>,
     pub columns: Vec<String>,
@@ -333,6 +338,8 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
         };
         rows.push(Row {
             action: Action::Create,
+            relid: t.relid,
+            build: Some(text::create_index_call(&c.def, t, name)),
             // Partitioned tables: the shared lock-free path (create_index), as auto-indexing will.
             ddl: Some(if t.partitioned { text::create_index_call(&c.def, t, name) } else { text::create_ddl(&c.def, t, name, true) }),
             table_name: Some(t.qualified_name.clone()),
@@ -415,6 +422,7 @@ fn drop_rows(o: &Options, params: &write_cost::CostParams, window: f64) -> Resul
             let qualified = names.get(&e.oid).cloned().unwrap_or_else(|| text::quote_ident(&e.name));
             rows.push(Row {
                 action: Action::Drop,
+                relid: t.relid,
                 ddl: Some(text::drop_ddl(&qualified, t.partitioned)),
                 table_name: Some(t.qualified_name.clone()),
                 index_name: Some(e.name.clone()),

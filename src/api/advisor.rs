@@ -102,6 +102,56 @@ fn index_advice(
     Ok(TableIterator::new(rows))
 }
 
+/// The advice for auto-indexing (`src/sql/autoindex.sql`): each create and drop with its table's
+/// OID, the `optimizer.create_index` call that builds it (creates) or the DDL (drops), and the
+/// evidence. The same run as `index_advice`.
+#[pg_extern(volatile, parallel_unsafe)]
+#[allow(clippy::type_complexity)]
+fn autoindex_candidates(
+    budget_mb: default!(Option<i32>, "NULL"),
+    max_indexes_per_table: default!(Option<i32>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(action, String),
+            name!(relid, pg_sys::Oid),
+            name!(index_name, Option<String>),
+            name!(build, Option<String>),
+            name!(ddl, Option<String>),
+            name!(estimated_bytes, i64),
+            name!(workload_cost_before, f64),
+            name!(workload_cost_after, f64),
+            name!(benefit_share, f64),
+            name!(queryids, Vec<i64>),
+            name!(reason, String),
+        ),
+    >,
+> {
+    let r = advise(&options(budget_mb, max_indexes_per_table, true)?)?;
+    let rows: Vec<_> = r
+        .rows
+        .into_iter()
+        .filter(|x| x.action == Action::Create || x.action == Action::Drop)
+        .map(|x| {
+            (
+                x.action.as_str().to_string(),
+                pg_sys::Oid::from(x.relid),
+                x.index_name,
+                x.build,
+                x.ddl,
+                x.bytes as i64,
+                x.cost_before,
+                x.cost_after,
+                x.benefit_share,
+                x.queryids,
+                x.reason,
+            )
+        })
+        .collect();
+    Ok(TableIterator::new(rows))
+}
+
 /// The advice as text: recommendations, then notes, rejected candidates and what the run did.
 #[pg_extern(volatile, parallel_unsafe)]
 fn index_advice_report(budget_mb: default!(Option<i32>, "NULL")) -> Result<String> {

@@ -150,6 +150,54 @@ fn run_in_worker(
         ),
     >,
 > {
+    hand_to_worker(unsafe { pg_sys::GetUserId() }, commands, statement_timeout, lock_timeout, wait, label)
+}
+
+/// [`run_in_worker`] as another role the caller holds the privileges of (a superuser: any role):
+/// the way a job or auto-indexing builds an index as the table's owner, never with its own rights.
+#[pg_extern(volatile, strict, parallel_unsafe)]
+fn run_in_worker_as(
+    role: pg_sys::Oid,
+    commands: Vec<Option<String>>,
+    statement_timeout: default!(Interval, "'1 hour'"),
+    lock_timeout: default!(Interval, "'10 seconds'"),
+    wait: default!(bool, true),
+    label: default!(&str, "'run_in_worker'"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(command, String),
+            name!(status, String),
+            name!(rows, Option<i64>),
+            name!(message, Option<String>),
+            name!(duration_ms, Option<f64>),
+            name!(run_id, Option<i64>),
+        ),
+    >,
+> {
+    require_preloaded()?;
+    if unsafe { pg_sys::GetUserNameFromId(role, true) }.is_null() {
+        return Err(invalid_argument(format!("role with OID {} does not exist", role.to_u32()), "Pass an existing role (regrole)."));
+    }
+    if !unsafe { pg_sys::has_privs_of_role(pg_sys::GetUserId(), role) } {
+        return Err(ErrorReport::new(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, "permission denied to run commands as that role", "run_in_worker_as")
+            .set_hint("Only a member of the role (with its privileges), or a superuser, may run commands as it."));
+    }
+    hand_to_worker(role, commands, statement_timeout, lock_timeout, wait, label)
+}
+
+/// A row of `run_in_worker`: command, status, rows, message, duration_ms, run_id.
+type WorkerRow = (String, String, Option<i64>, Option<String>, Option<f64>, Option<i64>);
+
+fn hand_to_worker(
+    role: pg_sys::Oid,
+    commands: Vec<Option<String>>,
+    statement_timeout: Interval,
+    lock_timeout: Interval,
+    wait: bool,
+    label: &str,
+) -> Result<TableIterator<'static, WorkerRow>> {
     require_preloaded()?;
     let commands: Vec<String> = commands.into_iter().flatten().collect();
     if commands.is_empty() {
@@ -159,7 +207,7 @@ fn run_in_worker(
         return Err(invalid_argument(format!("label must have 1 to {MAX_JOB_NAME} bytes"), "Name the run as a job would be named."));
     }
     let req = Request {
-        role: unsafe { pg_sys::GetUserId() }.to_u32(),
+        role: role.to_u32(),
         label: label.to_string(),
         statement_timeout_ms: interval_ms(&statement_timeout),
         lock_timeout_ms: interval_ms(&lock_timeout),

@@ -6,3 +6,4 @@ pub mod whatif;
 pub mod advisor;
 pub mod jobs;
 pub mod partitions;
+pub mod autoindex;

@@ -6,7 +6,9 @@
 --     SELECT * FROM optimizer.create_index('"Weird Table"', ARRAY['Col A', '(lower("Col B"))'],
 --                                          include => ARRAY['id'], predicate => '"Col A" > 0');
 --
--- What runs, all of it in ONE background worker (@extschema@.run_in_worker, as the calling role,
+-- What runs, all of it in ONE background worker (@extschema@.run_in_worker_as, as the table's
+-- owner, whose privileges the caller holds (never as the caller: a superuser's call, or
+-- auto-indexing's, runs the owner's index expressions with the owner's rights),
 -- every statement on its own at the top level, each command under lock_timeout and
 -- statement_timeout; label 'create_index'):
 --
@@ -693,7 +695,7 @@ BEGIN
     -- ---- hand them over ------------------------------------------------------------------------
     -- wait => false: see the top of this file (a waiting caller would block its own builds).
     SELECT w.run_id INTO w_run
-      FROM @extschema@.run_in_worker(cmds,
+      FROM @extschema@.run_in_worker_as(root.relowner, cmds,
                                      statement_timeout => create_index_start.statement_timeout,
                                      lock_timeout      => create_index_start.lock_timeout,
                                      wait              => false,
