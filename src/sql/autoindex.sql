@@ -22,7 +22,8 @@
 --     advise mode: the action is 'would create' (the same advice is recorded once; later runs only
 --     update last_seen).
 --   * never builds an index whose action is building, created or verified, nor one rolled back in
---     the last 7 days; a failed build is tried again by the next run.
+--     the last 7 days, nor one create_index refused in the last day; a failed build (cancelled,
+--     timed out) is tried again by the next run.
 --   * with pg_optimizer.autoindex_drop = on, applies drop advice (unused and duplicate indexes; the
 --     advisor never proposes constraint indexes) once the same index has been advised for dropping
 --     for autoindex_drop_grace.
@@ -279,7 +280,9 @@ BEGIN
         IF EXISTS (SELECT 1 FROM @extschema@.index_actions a
                     WHERE a.action = 'create' AND a.relid = c.relid AND a.ddl = c.build
                       AND (a.status IN ('building', 'created', 'verified', 'rolling back')
-                           OR (a.status = 'rolled back' AND a.decided_at > now() - interval '7 days'))) THEN
+                           OR (a.status = 'rolled back' AND a.decided_at > now() - interval '7 days')
+                           -- refused before it started (not a failed build, which is retried at once)
+                           OR (a.status = 'failed' AND a.run_id IS NULL AND a.decided_at > now() - interval '1 day'))) THEN
             CONTINUE;
         END IF;
         SELECT count(*) INTO per_table FROM @extschema@.index_actions a
@@ -321,12 +324,20 @@ BEGIN
             status := 'would create'; detail := c.reason;
         ELSE
             -- The intent is committed with the job's transaction; the build starts now in a worker.
-            EXECUTE 'SELECT max(r.run_id) FROM (' || c.build || ') r' INTO w_run;
-            UPDATE @extschema@.index_actions a SET run_id = w_run WHERE a.id = new_id;
-            started := started + 1;
-            run_bytes := run_bytes + c.estimated_bytes;
-            status := 'building';
-            detail := format('run %s: %s', w_run, c.build);
+            BEGIN
+                EXECUTE 'SELECT max(r.run_id) FROM (' || c.build || ') r' INTO w_run;
+                UPDATE @extschema@.index_actions a SET run_id = w_run WHERE a.id = new_id;
+                started := started + 1;
+                run_bytes := run_bytes + c.estimated_bytes;
+                status := 'building';
+                detail := format('run %s: %s', w_run, c.build);
+            EXCEPTION WHEN OTHERS THEN
+                -- Refused before anything started (create_index checks the definition): record it.
+                GET STACKED DIAGNOSTICS why = MESSAGE_TEXT;
+                UPDATE @extschema@.index_actions a SET status = 'failed', decided_at = now(), message = why WHERE a.id = new_id;
+                status := 'failed';
+                detail := why;
+            END;
         END IF;
         RETURN NEXT;
     END LOOP;
@@ -350,6 +361,7 @@ DECLARE
     ixs oid[];
     st record;
     calls_after bigint;
+    calls_all bigint;
     ms_after float8;
     ms_before_weighted float8;
     used int;
@@ -381,7 +393,7 @@ BEGIN
         SELECT array_agg(tree.oid) INTO ixs FROM tree;
         now_fig := @extschema@.autoindex_figures(a.queryids, a.relid);
         -- Per targeted statement: calls and time since the build, whether its plans used the index.
-        calls_after := 0; ms_after := 0; ms_before_weighted := 0; used := 0;
+        calls_after := 0; calls_all := 0; ms_after := 0; ms_before_weighted := 0; used := 0;
         FOR st IN
             SELECT (b->>'queryid')::bigint AS queryid,
                    (b->>'calls')::bigint AS calls_before, (b->>'total_ms')::float8 AS ms_before,
@@ -392,6 +404,7 @@ BEGIN
               LEFT JOIN jsonb_array_elements(now_fig->'statements') n ON n->>'queryid' = b->>'queryid'
         LOOP
             CONTINUE WHEN st.calls_before <= 0 OR st.calls_now - st.calls_built <= 0;
+            calls_all := calls_all + (st.calls_now - st.calls_built);
             CONTINUE WHEN NOT EXISTS (SELECT 1 FROM @extschema@.predicate_entries e
                                        WHERE e.queryid = st.queryid AND e.indexid = ANY (ixs) AND e.last_seen >= a.built_at);
             used := used + 1;
@@ -400,7 +413,7 @@ BEGIN
             ms_before_weighted := ms_before_weighted + (st.calls_now - st.calls_built) * st.ms_before / st.calls_before;
         END LOOP;
         -- Not yet enough evidence: wait (unless waited long enough).
-        IF calls_after < min_calls AND now() - a.built_at < max_wait THEN
+        IF calls_all < min_calls AND now() - a.built_at < max_wait THEN
             CONTINUE;
         END IF;
         improvement := CASE WHEN ms_before_weighted > 0 THEN 100 * (1 - ms_after / ms_before_weighted) END;
@@ -411,9 +424,7 @@ BEGIN
                                          / NULLIF((a.before->'writes'->>'total_ms')::float8 / (a.before->'writes'->>'calls')::bigint, 0) - 1) END;
         IF used = 0 THEN
             verdict := 'rolling back';
-            why := format('no targeted statement''s executed plan used the index (%s calls since the build)',
-                          (SELECT COALESCE(sum((n->>'calls')::bigint), 0) FROM jsonb_array_elements(now_fig->'statements') n)
-                          - (SELECT COALESCE(sum((m->>'calls')::bigint), 0) FROM jsonb_array_elements(a.after->'statements') m));
+            why := format('no targeted statement''s executed plan used the index (%s calls since the build)', calls_all);
         ELSIF write_change IS NOT NULL AND write_change > max_write THEN
             verdict := 'rolling back';
             why := format('the table''s writes got %s%% slower (pg_optimizer.autoindex_max_write_regression = %s)',
@@ -429,7 +440,7 @@ BEGIN
                           round(improvement::numeric, 1), calls_after);
         END IF;
         figures := jsonb_build_object('statements', now_fig->'statements', 'writes', now_fig->'writes', 'at', now(),
-                                      'build', a.after, 'calls_after', calls_after,
+                                      'build', a.after, 'calls_after', calls_all, 'calls_using_it', calls_after,
                                       'mean_ms_before', CASE WHEN calls_after > 0 THEN ms_before_weighted / calls_after END,
                                       'mean_ms_after', CASE WHEN calls_after > 0 THEN ms_after / calls_after END,
                                       'improvement_pct', improvement, 'write_change_pct', write_change, 'statements_using_it', used);

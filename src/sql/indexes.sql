@@ -606,7 +606,7 @@ BEGIN
     -- ---- check the definition now rather than in the worker ----------------------------------
     -- The what-if engine parses and analyses the statement like CREATE INDEX (columns, types,
     -- operator classes, expressions, predicate) without building anything, under the search_path
-    -- the worker will use (the role's own; see src/pg/identity.rs).
+    -- the worker will use (the table owner's own; see src/pg/identity.rs).
     IF method IN ('btree', 'hash', 'brin', 'gin') THEN
         DECLARE
             hypo      oid;
@@ -622,10 +622,13 @@ BEGIN
                       FROM pg_catalog.pg_db_role_setting d
                      WHERE d.setdatabase IN (0, (SELECT db.oid FROM pg_catalog.pg_database db
                                                   WHERE db.datname = pg_catalog.current_database()))
-                       AND d.setrole IN (0, (SELECT ro.oid FROM pg_catalog.pg_roles ro WHERE ro.rolname = CURRENT_USER))) x
+                       AND d.setrole IN (0, root.relowner)) x
              WHERE x.c LIKE 'search_path=%'
              ORDER BY x.prio LIMIT 1;
-            PERFORM pg_catalog.set_config('search_path', COALESCE(role_path, '"$user", public') || ', pg_temp', true);
+            -- The owner's path, "$user" being the owner (the worker builds as the owner).
+            role_path := pg_catalog.regexp_replace(COALESCE(role_path, '"$user", public'), '"?\$user"?',
+                                                   pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(root.relowner)), 'g');
+            PERFORM pg_catalog.set_config('search_path', role_path || ', pg_temp', true);
             SELECT h.indexrelid INTO hypo
               FROM @extschema@.hypothetical_index(pg_catalog.format('CREATE %sINDEX ON %s', uniq, root.qname) || spec) AS h;
             PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
@@ -639,7 +642,7 @@ BEGIN
                       USING ERRCODE = st,
                             DETAIL = pg_catalog.format('The index would be: CREATE %sINDEX ON %s%s', uniq, root.qname, spec),
                             HINT = COALESCE(NULLIF(hint, '') || ' ', '')
-                                   || 'Names in expressions are resolved with your role''s own search_path; schema-qualify them to be sure.';
+                                   || 'Names in expressions are resolved with the table owner''s own search_path; schema-qualify them to be sure.';
         END;
     END IF;
 
