@@ -136,6 +136,12 @@ fi
 sql -c "CREATE EXTENSION pg_optimizer"
 echo "  $(sql -c "SELECT format('PostgreSQL %s, pg_optimizer %s, %s cores',
     current_setting('server_version'), (SELECT extversion FROM pg_extension WHERE extname = 'pg_optimizer'), '$(nproc)')")"
+LIB="$("$PG_BIN/pg_config" --pkglibdir)/pg_optimizer.so"
+# a debug build (the default of scripts/install.sh) carries .debug_info; PROFILE=release does not
+if ! command -v readelf >/dev/null; then build="unknown (no readelf)"
+elif readelf -S "$LIB" 2>/dev/null | grep -q '\.debug_info'; then build="debug (.debug_info present)"
+else build="release (no .debug_info)"; fi
+echo "  library $LIB: $build, installed $(date -u -r "$LIB" '+%F %T') UTC"
 HAS_AUTOINDEX=$(sql -c "SELECT to_regproc('optimizer.autoindex_run') IS NOT NULL AND to_regproc('optimizer.autoindex_verify') IS NOT NULL
                                AND to_regclass('optimizer.index_actions') IS NOT NULL")
 if [ "$MODE" = apply ]; then
@@ -310,12 +316,17 @@ FAILED=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$OUT/pgbe
 ABORTED=$(grep -c 'aborted' "$OUT/pgbench.log" || true)
 
 if [ "$HAS_AUTOINDEX" = t ]; then
-    echo "==> optimizer.index_actions (at: seconds after the first transaction)"
-    table -c "SELECT id, round(extract(epoch FROM at) - $T0) AS at_s, action, mode, status, table_name, index_name,
-                     before::text AS before, after::text AS after, pg_size_pretty(estimated_bytes) AS est_size,
-                     left(coalesce(message, ''), 120) AS message
+    echo "==> optimizer.index_actions (times in seconds after the first transaction: at = the run, built = the build settled, checked = the verification)"
+    # the whole rows (before/after jsonb as recorded) go to OUT/index_actions.txt
+    table -c "SELECT * FROM optimizer.index_actions ORDER BY id" > "$OUT/index_actions.txt"
+    table -c "SELECT id, round(extract(epoch FROM at) - $T0) AS at, action, status, table_name, index_name,
+                     round((before->>'benefit_share')::numeric * 100, 1) AS benefit_pct, pg_size_pretty(estimated_bytes) AS est_size,
+                     round(extract(epoch FROM (after->'build'->>'at')::timestamptz) - $T0) AS built,
+                     round(extract(epoch FROM (after->>'at')::timestamptz) - $T0) AS checked,
+                     round((after->>'mean_ms_before')::numeric, 3) AS before_ms, round((after->>'mean_ms_after')::numeric, 3) AS after_ms,
+                     after->>'calls_after' AS calls_after, round((after->>'write_change_pct')::numeric, 1) AS write_change_pct
                 FROM optimizer.index_actions ORDER BY id"
-    table -c "SELECT id, ddl, left(coalesce(reason, ''), 160) AS reason FROM optimizer.index_actions ORDER BY id"
+    table -c "SELECT id, ddl, coalesce(message, '') AS message FROM optimizer.index_actions ORDER BY id"
     echo "==> runs of the autoindex jobs"
     table -c "SELECT job, status, count(*) AS runs, min(round(extract(epoch FROM started_at) - $T0)) AS first_s,
                      max(round(extract(epoch FROM started_at) - $T0)) AS last_s
@@ -324,7 +335,8 @@ if [ "$HAS_AUTOINDEX" = t ]; then
 fi
 echo "==> indexes at the end, besides the primary keys"
 AUTO_COL="NULL::text"
-[ "$HAS_AUTOINDEX" = t ] && AUTO_COL="(SELECT string_agg(DISTINCT a.status, ', ') FROM optimizer.index_actions a WHERE a.index_name IN (i.indexrelid::regclass::text, c.relname))"
+[ "$HAS_AUTOINDEX" = t ] && AUTO_COL="(SELECT format('%s (action %s)', a.status, a.id) FROM optimizer.index_actions a
+    WHERE a.index_name IN (i.indexrelid::regclass::text, c.relname) ORDER BY a.id DESC LIMIT 1)"
 table -c "SELECT i.indrelid::regclass AS table_name, c.relname AS index_name, pg_get_indexdef(i.indexrelid) AS definition,
                  pg_size_pretty(pg_relation_size(i.indexrelid)) AS size, i.indisvalid AS valid,
                  $AUTO_COL AS autoindex_status

@@ -1528,7 +1528,7 @@ BEGIN
     -- ---- check the definition now rather than in the worker ----------------------------------
     -- The what-if engine parses and analyses the statement like CREATE INDEX (columns, types,
     -- operator classes, expressions, predicate) without building anything, under the search_path
-    -- the worker will use (the role's own; see src/pg/identity.rs).
+    -- the worker will use (the table owner's own; see src/pg/identity.rs).
     IF method IN ('btree', 'hash', 'brin', 'gin') THEN
         DECLARE
             hypo      oid;
@@ -1544,10 +1544,13 @@ BEGIN
                       FROM pg_catalog.pg_db_role_setting d
                      WHERE d.setdatabase IN (0, (SELECT db.oid FROM pg_catalog.pg_database db
                                                   WHERE db.datname = pg_catalog.current_database()))
-                       AND d.setrole IN (0, (SELECT ro.oid FROM pg_catalog.pg_roles ro WHERE ro.rolname = CURRENT_USER))) x
+                       AND d.setrole IN (0, root.relowner)) x
              WHERE x.c LIKE 'search_path=%'
              ORDER BY x.prio LIMIT 1;
-            PERFORM pg_catalog.set_config('search_path', COALESCE(role_path, '"$user", public') || ', pg_temp', true);
+            -- The owner's path, "$user" being the owner (the worker builds as the owner).
+            role_path := pg_catalog.regexp_replace(COALESCE(role_path, '"$user", public'), '"?\$user"?',
+                                                   pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(root.relowner)), 'g');
+            PERFORM pg_catalog.set_config('search_path', role_path || ', pg_temp', true);
             SELECT h.indexrelid INTO hypo
               FROM @extschema@.hypothetical_index(pg_catalog.format('CREATE %sINDEX ON %s', uniq, root.qname) || spec) AS h;
             PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
@@ -1561,7 +1564,7 @@ BEGIN
                       USING ERRCODE = st,
                             DETAIL = pg_catalog.format('The index would be: CREATE %sINDEX ON %s%s', uniq, root.qname, spec),
                             HINT = COALESCE(NULLIF(hint, '') || ' ', '')
-                                   || 'Names in expressions are resolved with your role''s own search_path; schema-qualify them to be sure.';
+                                   || 'Names in expressions are resolved with the table owner''s own search_path; schema-qualify them to be sure.';
         END;
     END IF;
 
@@ -1704,7 +1707,8 @@ COMMENT ON FUNCTION @extschema@.create_index(regclass, text[], text, text[], tex
 --     advise mode: the action is 'would create' (the same advice is recorded once; later runs only
 --     update last_seen).
 --   * never builds an index whose action is building, created or verified, nor one rolled back in
---     the last 7 days; a failed build is tried again by the next run.
+--     the last 7 days, nor one create_index refused in the last day; a failed build (cancelled,
+--     timed out) is tried again by the next run.
 --   * with pg_optimizer.autoindex_drop = on, applies drop advice (unused and duplicate indexes; the
 --     advisor never proposes constraint indexes) once the same index has been advised for dropping
 --     for autoindex_drop_grace.
@@ -1884,7 +1888,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
 DECLARE
-    mode text := current_setting('pg_optimizer.autoindex');
+    run_mode text := current_setting('pg_optimizer.autoindex');
     max_run int := current_setting('pg_optimizer.autoindex_max_indexes_per_run')::int;
     max_table int := current_setting('pg_optimizer.autoindex_max_indexes_per_table')::int;
     max_total bigint := pg_size_bytes(current_setting('pg_optimizer.autoindex_max_total_size'));
@@ -1908,7 +1912,7 @@ BEGIN
         RAISE EXCEPTION 'autoindex_run: must be superuser' USING ERRCODE = 'insufficient_privilege',
               HINT = 'The built-in job autoindex_run runs it; pg_optimizer.autoindex says what it does.';
     END IF;
-    IF mode = 'off' THEN
+    IF run_mode = 'off' THEN
         RETURN;
     END IF;
     IF pg_is_in_recovery() THEN
@@ -1936,16 +1940,16 @@ BEGIN
                AND a.status IN ('drop candidate', 'would drop', 'dropping') ORDER BY a.id DESC LIMIT 1;
             IF existing.id IS NULL THEN
                 INSERT INTO @extschema@.index_actions (action, mode, status, relid, table_name, owner, index_name, ddl, reason, estimated_bytes)
-                VALUES ('drop', mode, CASE WHEN mode = 'apply' THEN 'drop candidate' ELSE 'would drop' END, c.relid, t.qname,
+                VALUES ('drop', run_mode, CASE WHEN run_mode = 'apply' THEN 'drop candidate' ELSE 'would drop' END, c.relid, t.qname,
                         t.relowner::regrole, c.index_name, c.ddl, c.reason, c.estimated_bytes)
                 RETURNING id INTO new_id;
                 action_id := new_id; action := 'drop'; table_name := t.qname; index_name := c.index_name;
-                status := CASE WHEN mode = 'apply' THEN 'drop candidate' ELSE 'would drop' END;
+                status := CASE WHEN run_mode = 'apply' THEN 'drop candidate' ELSE 'would drop' END;
                 detail := format('advised since now; dropped after %s if still advised', grace);
                 RETURN NEXT;
             ELSE
                 UPDATE @extschema@.index_actions a SET last_seen = now() WHERE a.id = existing.id;
-                IF mode = 'apply' AND existing.status = 'drop candidate' AND now() - existing.at >= grace THEN
+                IF run_mode = 'apply' AND existing.status = 'drop candidate' AND now() - existing.at >= grace THEN
                     SELECT d.run_id INTO w_run FROM @extschema@.autoindex_start_drop(c.relid, c.index_name, 'autoindex drop') d;
                     UPDATE @extschema@.index_actions a SET status = 'dropping', run_id = w_run WHERE a.id = existing.id;
                     action_id := existing.id; action := 'drop'; table_name := t.qname; index_name := c.index_name;
@@ -1961,7 +1965,9 @@ BEGIN
         IF EXISTS (SELECT 1 FROM @extschema@.index_actions a
                     WHERE a.action = 'create' AND a.relid = c.relid AND a.ddl = c.build
                       AND (a.status IN ('building', 'created', 'verified', 'rolling back')
-                           OR (a.status = 'rolled back' AND a.decided_at > now() - interval '7 days'))) THEN
+                           OR (a.status = 'rolled back' AND a.decided_at > now() - interval '7 days')
+                           -- refused before it started (not a failed build, which is retried at once)
+                           OR (a.status = 'failed' AND a.run_id IS NULL AND a.decided_at > now() - interval '1 day'))) THEN
             CONTINUE;
         END IF;
         SELECT count(*) INTO per_table FROM @extschema@.index_actions a
@@ -1977,10 +1983,10 @@ BEGIN
             why := format('not enough free disk: %s free, %s needed (twice the estimate) with %s%% of %s kept free',
                           pg_size_pretty(disk.free_bytes), pg_size_pretty(2 * c.estimated_bytes), reserve_pct, pg_size_pretty(disk.total_bytes));
         END IF;
-        -- The same advice already recorded (advise mode, or skipped): note that it was seen again.
+        -- The same advice already recorded (advise run_mode, or skipped): note that it was seen again.
         SELECT * INTO existing FROM @extschema@.index_actions a
          WHERE a.action = 'create' AND a.relid = c.relid AND a.ddl = c.build
-           AND a.status = CASE WHEN why IS NOT NULL THEN 'skipped' WHEN mode = 'advise' THEN 'would create' ELSE '-' END
+           AND a.status = CASE WHEN why IS NOT NULL THEN 'skipped' WHEN run_mode = 'advise' THEN 'would create' ELSE '-' END
          ORDER BY a.id DESC LIMIT 1;
         IF existing.id IS NOT NULL THEN
             UPDATE @extschema@.index_actions a SET last_seen = now(), message = COALESCE(why, a.message) WHERE a.id = existing.id;
@@ -1988,8 +1994,8 @@ BEGIN
         END IF;
         INSERT INTO @extschema@.index_actions (action, mode, status, relid, table_name, owner, index_name, ddl, reason, queryids,
                                                estimated_bytes, before, message)
-        VALUES ('create', mode,
-                CASE WHEN why IS NOT NULL THEN 'skipped' WHEN mode = 'apply' THEN 'building' ELSE 'would create' END,
+        VALUES ('create', run_mode,
+                CASE WHEN why IS NOT NULL THEN 'skipped' WHEN run_mode = 'apply' THEN 'building' ELSE 'would create' END,
                 c.relid, t.qname, t.relowner::regrole, c.index_name, c.build, c.reason, c.queryids, c.estimated_bytes,
                 @extschema@.autoindex_figures(c.queryids, c.relid)
                     || jsonb_build_object('cost_before', c.workload_cost_before, 'cost_after', c.workload_cost_after,
@@ -1999,16 +2005,24 @@ BEGIN
         action_id := new_id; action := 'create'; table_name := t.qname; index_name := c.index_name;
         IF why IS NOT NULL THEN
             status := 'skipped'; detail := why;
-        ELSIF mode = 'advise' THEN
+        ELSIF run_mode = 'advise' THEN
             status := 'would create'; detail := c.reason;
         ELSE
             -- The intent is committed with the job's transaction; the build starts now in a worker.
-            EXECUTE 'SELECT max(r.run_id) FROM (' || c.build || ') r' INTO w_run;
-            UPDATE @extschema@.index_actions a SET run_id = w_run WHERE a.id = new_id;
-            started := started + 1;
-            run_bytes := run_bytes + c.estimated_bytes;
-            status := 'building';
-            detail := format('run %s: %s', w_run, c.build);
+            BEGIN
+                EXECUTE 'SELECT max(r.run_id) FROM (' || c.build || ') r' INTO w_run;
+                UPDATE @extschema@.index_actions a SET run_id = w_run WHERE a.id = new_id;
+                started := started + 1;
+                run_bytes := run_bytes + c.estimated_bytes;
+                status := 'building';
+                detail := format('run %s: %s', w_run, c.build);
+            EXCEPTION WHEN OTHERS THEN
+                -- Refused before anything started (create_index checks the definition): record it.
+                GET STACKED DIAGNOSTICS why = MESSAGE_TEXT;
+                UPDATE @extschema@.index_actions a SET status = 'failed', decided_at = now(), message = why WHERE a.id = new_id;
+                status := 'failed';
+                detail := why;
+            END;
         END IF;
         RETURN NEXT;
     END LOOP;
@@ -2032,6 +2046,7 @@ DECLARE
     ixs oid[];
     st record;
     calls_after bigint;
+    calls_all bigint;
     ms_after float8;
     ms_before_weighted float8;
     used int;
@@ -2063,7 +2078,7 @@ BEGIN
         SELECT array_agg(tree.oid) INTO ixs FROM tree;
         now_fig := @extschema@.autoindex_figures(a.queryids, a.relid);
         -- Per targeted statement: calls and time since the build, whether its plans used the index.
-        calls_after := 0; ms_after := 0; ms_before_weighted := 0; used := 0;
+        calls_after := 0; calls_all := 0; ms_after := 0; ms_before_weighted := 0; used := 0;
         FOR st IN
             SELECT (b->>'queryid')::bigint AS queryid,
                    (b->>'calls')::bigint AS calls_before, (b->>'total_ms')::float8 AS ms_before,
@@ -2074,6 +2089,7 @@ BEGIN
               LEFT JOIN jsonb_array_elements(now_fig->'statements') n ON n->>'queryid' = b->>'queryid'
         LOOP
             CONTINUE WHEN st.calls_before <= 0 OR st.calls_now - st.calls_built <= 0;
+            calls_all := calls_all + (st.calls_now - st.calls_built);
             CONTINUE WHEN NOT EXISTS (SELECT 1 FROM @extschema@.predicate_entries e
                                        WHERE e.queryid = st.queryid AND e.indexid = ANY (ixs) AND e.last_seen >= a.built_at);
             used := used + 1;
@@ -2082,7 +2098,7 @@ BEGIN
             ms_before_weighted := ms_before_weighted + (st.calls_now - st.calls_built) * st.ms_before / st.calls_before;
         END LOOP;
         -- Not yet enough evidence: wait (unless waited long enough).
-        IF calls_after < min_calls AND now() - a.built_at < max_wait THEN
+        IF calls_all < min_calls AND now() - a.built_at < max_wait THEN
             CONTINUE;
         END IF;
         improvement := CASE WHEN ms_before_weighted > 0 THEN 100 * (1 - ms_after / ms_before_weighted) END;
@@ -2093,9 +2109,7 @@ BEGIN
                                          / NULLIF((a.before->'writes'->>'total_ms')::float8 / (a.before->'writes'->>'calls')::bigint, 0) - 1) END;
         IF used = 0 THEN
             verdict := 'rolling back';
-            why := format('no targeted statement''s executed plan used the index (%s calls since the build)',
-                          (SELECT COALESCE(sum((n->>'calls')::bigint), 0) FROM jsonb_array_elements(now_fig->'statements') n)
-                          - (SELECT COALESCE(sum((m->>'calls')::bigint), 0) FROM jsonb_array_elements(a.after->'statements') m));
+            why := format('no targeted statement''s executed plan used the index (%s calls since the build)', calls_all);
         ELSIF write_change IS NOT NULL AND write_change > max_write THEN
             verdict := 'rolling back';
             why := format('the table''s writes got %s%% slower (pg_optimizer.autoindex_max_write_regression = %s)',
@@ -2111,7 +2125,7 @@ BEGIN
                           round(improvement::numeric, 1), calls_after);
         END IF;
         figures := jsonb_build_object('statements', now_fig->'statements', 'writes', now_fig->'writes', 'at', now(),
-                                      'build', a.after, 'calls_after', calls_after,
+                                      'build', a.after, 'calls_after', calls_all, 'calls_using_it', calls_after,
                                       'mean_ms_before', CASE WHEN calls_after > 0 THEN ms_before_weighted / calls_after END,
                                       'mean_ms_after', CASE WHEN calls_after > 0 THEN ms_after / calls_after END,
                                       'improvement_pct', improvement, 'write_change_pct', write_change, 'statements_using_it', used);

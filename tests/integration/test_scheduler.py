@@ -513,6 +513,10 @@ def test_a_standby_does_nothing_until_promoted():
         # Partition maintenance is a no-op on a standby (the built-in job only runs on the primary).
         assert s.psql("SELECT * FROM optimizer.maintain_partitions()", db="app") == []
         assert "standby" in s.last_stderr
+        # So is auto-indexing, in apply mode too.
+        assert s.psql("SET pg_optimizer.autoindex = apply; SELECT * FROM optimizer.autoindex_run()", db="app") == []
+        assert "standby" in s.last_stderr
+        assert s.psql("SET pg_optimizer.autoindex = apply; SELECT * FROM optimizer.autoindex_verify()", db="app") == []
         # The primary goes on; the standby only replays its history.
         p.stop()
         subprocess.run(as_pg([f"{PG_BIN}/pg_ctl", "-D", s.dir, "-w", "promote"]), check=True, capture_output=True)

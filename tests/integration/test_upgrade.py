@@ -119,7 +119,7 @@ def test_upgrade_from_an_earlier_release_gives_the_fresh_catalog(uc, PREVIOUS):
     assert (missing, extra) == ([], []), f"after the update, missing: {missing}\nextra: {extra}"
     # The built-in job came with the update, and the scheduler serves the updated database.
     assert c.psql("SELECT name, builtin FROM optimizer.jobs ORDER BY name", db="old_release") == \
-        [["maintain_partitions", "t"], ["statement_history", "t"]]
+        [["autoindex_run", "t"], ["autoindex_verify", "t"], ["maintain_partitions", "t"], ["statement_history", "t"]]
     deadline = time.time() + 20
     while not c.psql("SELECT 1 FROM pg_stat_activity WHERE backend_type = 'pg_optimizer scheduler' AND datname = 'old_release'"):
         assert time.time() < deadline, "no scheduler in the updated database"
