@@ -72,7 +72,7 @@ bench-partitions:
 
 # Auto-indexing under an app-like pgbench load (users, orders, order_items, events; primary keys
 # only): 3 minutes with pg_optimizer.autoindex = 'apply', TPS and p95 of the first and the last
-# minute, the indexes created and kept (~6 min).
+# minute, the indexes created and kept (~5 min).
 bench-autoindex:
 	WITH_PEERS=1 scripts/prereqs.sh
 	PROFILE=release scripts/install.sh

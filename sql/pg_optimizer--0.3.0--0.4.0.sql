@@ -1706,6 +1706,8 @@ COMMENT ON FUNCTION @extschema@.create_index(regclass, text[], text, text[], tex
 --     transaction): the action stays 'building' until autoindex_settle sees its run end.
 --     advise mode: the action is 'would create' (the same advice is recorded once; later runs only
 --     update last_seen).
+--   * never widens (same leading keys, more keys or INCLUDE columns) an index it built, unless
+--     autoindex_drop is on (whose drop advice then removes the narrower one);
 --   * never builds an index whose action is building, created or verified, nor one rolled back in
 --     the last 7 days, nor one create_index refused in the last day; a failed build (cancelled,
 --     timed out) is tried again by the next run.
@@ -1718,9 +1720,11 @@ COMMENT ON FUNCTION @extschema@.create_index(regclass, text[], text, text[], tex
 -- autoindex_verify_max_wait), compares their mean time since the build with the mean before it,
 -- crediting only the statements whose executed plans used the index (optimizer.predicate_entries
 -- records the index of every index scan). It keeps the index ('verified') when they got faster by
--- at least autoindex_min_improvement percent and the table's writes did not slow down by more than
--- autoindex_max_write_regression percent; otherwise it drops it (CONCURRENTLY, as the owner) and
--- records 'rolled back' with the numbers.
+-- at least autoindex_min_improvement percent, unless the table's writes slowed down by more than
+-- autoindex_max_write_regression percent and that extra write time outweighs the read time the
+-- index saved (a per-call mean alone is noisy: the "before" writes ran beside the scans the index
+-- removes); otherwise it drops it (CONCURRENTLY, as the owner) and records 'rolled back' with the
+-- numbers.
 --
 -- Both run nothing on a standby, and only a superuser (the built-in jobs' owner) may call them.
 
@@ -1970,6 +1974,14 @@ BEGIN
                            OR (a.status = 'failed' AND a.run_id IS NULL AND a.decided_at > now() - interval '1 day'))) THEN
             CONTINUE;
         END IF;
+        -- A widening (same leading keys, more keys or INCLUDE) of an index auto-indexing built here
+        -- would leave two: only with autoindex_drop on, whose drop advice then removes the old one.
+        IF NOT drop_on AND EXISTS (
+            SELECT 1 FROM @extschema@.index_actions a
+             WHERE a.action = 'create' AND a.relid = c.relid AND a.status IN ('building', 'created', 'verified')
+               AND position(rtrim(substring(a.ddl FROM 'ARRAY\[([^]]*)\]'), ']') IN substring(c.build FROM 'ARRAY\[([^]]*)\]')) = 1) THEN
+            CONTINUE;
+        END IF;
         SELECT count(*) INTO per_table FROM @extschema@.index_actions a
          WHERE a.action = 'create' AND a.relid = c.relid AND a.status IN ('building', 'created', 'verified');
         IF started >= max_run THEN
@@ -2052,6 +2064,7 @@ DECLARE
     used int;
     improvement float8;
     write_change float8;
+    write_extra_ms float8;
     verdict text;
     why text;
     w_run bigint;
@@ -2107,13 +2120,19 @@ BEGIN
                              THEN 100 * ((((now_fig->'writes'->>'total_ms')::float8 - (a.after->'writes'->>'total_ms')::float8)
                                           / ((now_fig->'writes'->>'calls')::bigint - (a.after->'writes'->>'calls')::bigint))
                                          / NULLIF((a.before->'writes'->>'total_ms')::float8 / (a.before->'writes'->>'calls')::bigint, 0) - 1) END;
+        -- The writes' extra time since the build, at the mean before it.
+        write_extra_ms := CASE WHEN write_change IS NOT NULL
+                               THEN ((now_fig->'writes'->>'total_ms')::float8 - (a.after->'writes'->>'total_ms')::float8)
+                                    * write_change / (100 + write_change) END;
         IF used = 0 THEN
             verdict := 'rolling back';
             why := format('no targeted statement''s executed plan used the index (%s calls since the build)', calls_all);
-        ELSIF write_change IS NOT NULL AND write_change > max_write THEN
+        ELSIF write_change IS NOT NULL AND write_change > max_write AND write_extra_ms > ms_before_weighted - ms_after THEN
             verdict := 'rolling back';
-            why := format('the table''s writes got %s%% slower (pg_optimizer.autoindex_max_write_regression = %s)',
-                          round(write_change::numeric, 1), max_write);
+            why := format('the table''s writes got %s%% slower (pg_optimizer.autoindex_max_write_regression = %s), '
+                          'costing %s ms more since the build than the %s ms it saved the reads',
+                          round(write_change::numeric, 1), max_write, round(write_extra_ms::numeric, 1),
+                          round((ms_before_weighted - ms_after)::numeric, 1));
         ELSIF improvement IS NULL OR improvement < min_improvement THEN
             verdict := 'rolling back';
             why := format('the statements that use it got %s%% faster, less than pg_optimizer.autoindex_min_improvement = %s%%',
@@ -2128,7 +2147,8 @@ BEGIN
                                       'build', a.after, 'calls_after', calls_all, 'calls_using_it', calls_after,
                                       'mean_ms_before', CASE WHEN calls_after > 0 THEN ms_before_weighted / calls_after END,
                                       'mean_ms_after', CASE WHEN calls_after > 0 THEN ms_after / calls_after END,
-                                      'improvement_pct', improvement, 'write_change_pct', write_change, 'statements_using_it', used);
+                                      'improvement_pct', improvement, 'write_change_pct', write_change,
+                                      'write_extra_ms', write_extra_ms, 'statements_using_it', used);
         IF verdict = 'verified' THEN
             UPDATE @extschema@.index_actions x SET status = 'verified', decided_at = now(), after = figures, message = why WHERE x.id = a.id;
         ELSE
