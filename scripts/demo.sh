@@ -88,6 +88,8 @@ done
 "${PSQL[@]}" -d demo -P pager=off -c "SELECT name, schedule, next_run, last_status, last_duration FROM optimizer.job_status ORDER BY name"
 echo "==> statement history (two snapshots just taken): optimizer.statement_trends"
 "${PSQL[@]}" -d demo -P pager=off -c "SELECT left(query, 50) AS query, calls_now, round(mean_ms_now::numeric, 3) AS mean_ms_now, trend FROM optimizer.statement_trends ORDER BY calls_now DESC LIMIT 5"
+echo "==> the database's health: optimizer.health()"
+"${PSQL[@]}" -d demo -P pager=off -c "SELECT area, status, findings, left(top_finding, 70) AS top_finding, left(top_action, 60) AS top_action FROM optimizer.health()"
 
 cat <<EOT
 The demo cluster is still running; its scheduler runs the jobs above on their schedules

@@ -9,7 +9,7 @@ import subprocess
 share = subprocess.run(["pg_config", "--sharedir"], capture_output=True, text=True, check=True).stdout.strip()
 gen = open(f"{share}/extension/pg_optimizer--0.4.0.sql").read()
 blocks = []
-for name in ["partition_request", "run_in_worker_as", "autoindex_candidates", "disk_space"]:
+for name in ["partition_request", "run_in_worker_as", "autoindex_candidates", "disk_space", "index_findings"]:
     m = re.search(r'CREATE\s+FUNCTION "%s"\(.*?;\n' % name, gen, re.S)
     blocks.append(re.sub(r'^CREATE\s+FUNCTION "([a-z_]+)"\(', r'CREATE FUNCTION @extschema@."\1"(', m.group(0)))
 hdr = """-- pg_optimizer 0.3.0 -> 0.4.0. Released with 0.4.0: never edit (a test checks its checksum); the
@@ -19,13 +19,15 @@ hdr = """-- pg_optimizer 0.3.0 -> 0.4.0. Released with 0.4.0: never edit (a test
 -- partitions and partition_progress; partition_table, maintain_partitions, undo_partitioning and
 -- the built-in job maintain_partitions), partition_advice, create_index (the shared CONCURRENTLY
 -- index path) and run_in_worker_as, and auto-indexing (index_actions, autoindex_run,
--- autoindex_verify and their built-in jobs). Nothing that exists in 0.3.0 changes.
+-- autoindex_verify and their built-in jobs), and the insights (health() and its views). Nothing
+-- that exists in 0.3.0 changes.
 
 \\echo Use "ALTER EXTENSION pg_optimizer UPDATE TO '0.4.0'" to load this file. \\quit
 
 """
 body = hdr + "\n".join(blocks)
-for f in ["partitions", "partition_advice", "indexes", "autoindex"]:
+# In the order of their extension_sql_file! lines in src/lib.rs (history.sql is 0.3.0's).
+for f in ["partitions", "partition_advice", "indexes", "autoindex", "insights_storage", "insights"]:
     body += "\n" + open(f"src/sql/{f}.sql").read()
 open("sql/pg_optimizer--0.3.0--0.4.0.sql", "w").write(body)
 print("wrote sql/pg_optimizer--0.3.0--0.4.0.sql")

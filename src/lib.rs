@@ -43,8 +43,9 @@ pub mod workers;
 
 ::pgrx::pg_module_magic!(name, version);
 
-// Views over the raw functions, then the scheduler's tables, the maintenance actions and the
-// statement history (which reads the views), in that order.
+// Views over the raw functions, then the scheduler's tables, the maintenance actions, partition
+// sets, auto-indexing, the statement history (which reads the views) and the insights, in that
+// order.
 extension_sql_file!(
     "sql/views.sql",
     name = "views",
@@ -56,7 +57,11 @@ extension_sql_file!("sql/partitions.sql", name = "partitions", requires = ["sche
 extension_sql_file!("sql/partition_advice.sql", name = "partition_advice", requires = ["views", "partitions"]);
 extension_sql_file!("sql/indexes.sql", name = "indexes", requires = ["scheduler", "maintenance", run_in_worker_as]);
 extension_sql_file!("sql/autoindex.sql", name = "autoindex", requires = ["indexes", "views", autoindex_candidates, disk_space]);
-extension_sql_file!("sql/history.sql", name = "history", finalize);
+extension_sql_file!("sql/history.sql", name = "history", requires = ["views", "scheduler", "maintenance"]);
+// Insights read the views, the statement history (regressions) and the maintenance rules; health()
+// sums them up last.
+extension_sql_file!("sql/insights_storage.sql", name = "insights_storage", requires = ["maintenance"]);
+extension_sql_file!("sql/insights.sql", name = "insights", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

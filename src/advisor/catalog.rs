@@ -372,7 +372,8 @@ fn indexes_of(c: &pgrx::spi::SpiClient<'_>, relid: pg_sys::Oid) -> Result<Vec<In
                     ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnkeyatts) k),
                     pg_catalog.pg_get_expr(i.indpred, i.indrelid, true),
                     i.indisunique, i.indisprimary,
-                    i.indisprimary OR i.indisunique OR i.indisexclusion OR i.indisreplident
+                    -- (an invalid unique index, left by a failed concurrent build, guarantees nothing)
+                    i.indisprimary OR (i.indisunique AND i.indisvalid) OR i.indisexclusion OR i.indisreplident
                       OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conindid = i.indexrelid)
                       OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid AND d.deptype = 'e')
                       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid),

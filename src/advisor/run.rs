@@ -54,6 +54,12 @@ pub struct Row {
     /// For a create: the `optimizer.create_index` call that builds it without blocking writes and
     /// leaves nothing INVALID on failure (what auto-indexing runs, for plain and partitioned tables).
     pub build: Option<String>,
+    /// For a drop: the index, the rule (`unused`, `duplicate`, `prefix`, `invalid`), the index that
+    /// covers it, its scans in the statistics window.
+    pub index_oid: u32,
+    pub drop_kind: Option<&'static str>,
+    pub other_index: Option<String>,
+    pub scans: i64,
     pub table_name: Option<String>,
     pub index_name: Option<String>,
     pub columns: Vec<String>,
@@ -216,14 +222,7 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     let rules = candidates::Settings::default();
     let mut cands = candidates::generate(&tables, &statements, &quals, &sorts, &rules);
     merge_covering(&mut cands, &table_of, &rules);
-    let params = write_cost::CostParams {
-        factor: o.write_cost_factor,
-        shared_buffers_pages: unsafe { pg_sys::NBuffers } as f64,
-        random_page_cost: unsafe { pg_sys::random_page_cost },
-        seq_page_cost: unsafe { pg_sys::seq_page_cost },
-        cpu_index_tuple_cost: unsafe { pg_sys::cpu_index_tuple_cost },
-        cpu_operator_cost: unsafe { pg_sys::cpu_operator_cost },
-    };
+    let params = cost_params(o);
     let mut items = vec![];
     let mut oids = vec![];
     let mut fractions = vec![];
@@ -372,6 +371,7 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
                 }
                 r
             },
+            ..Default::default()
         });
     }
     let rejected = out
@@ -397,6 +397,24 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     })
 }
 
+fn cost_params(o: &Options) -> write_cost::CostParams {
+    write_cost::CostParams {
+        factor: o.write_cost_factor,
+        shared_buffers_pages: unsafe { pg_sys::NBuffers } as f64,
+        random_page_cost: unsafe { pg_sys::random_page_cost },
+        seq_page_cost: unsafe { pg_sys::seq_page_cost },
+        cpu_index_tuple_cost: unsafe { pg_sys::cpu_index_tuple_cost },
+        cpu_operator_cost: unsafe { pg_sys::cpu_operator_cost },
+    }
+}
+
+/// The drop advice alone (no planning): the findings of the unused, duplicate and invalid index
+/// views, by the same rules as `index_advice`'s drops.
+pub fn drop_findings(o: &Options) -> Result<Vec<Row>, String> {
+    let window = catalog::stats_window_seconds()?.max(60.0);
+    drop_rows(o, &cost_params(o), window)
+}
+
 fn drop_rows(o: &Options, params: &write_cost::CostParams, window: f64) -> Result<Vec<Row>, String> {
     let scans = catalog::index_usage()?;
     let days = window / 86400.0;
@@ -417,6 +435,12 @@ fn drop_rows(o: &Options, params: &write_cost::CostParams, window: f64) -> Resul
                 }
                 _ => String::new(),
             };
+            let kind = match a.reason {
+                drop::DropReason::Unused { .. } => "unused",
+                drop::DropReason::Duplicate { .. } => "duplicate",
+                drop::DropReason::Prefix { .. } => "prefix",
+                drop::DropReason::Invalid => "invalid",
+            };
             let saved = write_cost::drop_saving(e, t, 1.0, None, params) * HOUR;
             let facts = text::DropFacts { other, bytes: a.bytes, write_cost_per_hour: saved };
             let qualified = names.get(&e.oid).cloned().unwrap_or_else(|| text::quote_ident(&e.name));
@@ -432,6 +456,10 @@ fn drop_rows(o: &Options, params: &write_cost::CostParams, window: f64) -> Resul
                 predicate: e.predicate.clone(),
                 bytes: a.bytes,
                 write_penalty: saved,
+                index_oid: e.oid,
+                drop_kind: Some(kind),
+                other_index: (!facts.other.is_empty()).then(|| facts.other.clone()),
+                scans: scans.get(&e.oid).copied().unwrap_or(0) as i64,
                 reason: text::drop_reason(&a.reason, &facts),
                 ..Default::default()
             });

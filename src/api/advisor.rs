@@ -152,6 +152,49 @@ fn autoindex_candidates(
     Ok(TableIterator::new(rows))
 }
 
+/// Indexes the drop rules name (unused, duplicate, prefix of another, invalid), without planning
+/// anything: the findings behind `optimizer.unused_indexes`, `duplicate_indexes` and
+/// `invalid_indexes`, by the same rules as `index_advice`'s drops (one implementation).
+#[pg_extern(volatile, parallel_unsafe)]
+#[allow(clippy::type_complexity)]
+fn index_findings() -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(kind, String),
+            name!(indexrelid, pg_sys::Oid),
+            name!(relid, pg_sys::Oid),
+            name!(index_name, Option<String>),
+            name!(table_name, Option<String>),
+            name!(other_index, Option<String>),
+            name!(bytes, i64),
+            name!(scans, i64),
+            name!(reason, String),
+            name!(ddl, Option<String>),
+        ),
+    >,
+> {
+    crate::api::statements::require_preloaded()?;
+    let o = options(None, None, true)?;
+    let rows = crate::advisor::run::drop_findings(&o).map_err(|m| {
+        pgrx::pg_sys::panic::ErrorReport::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("index findings failed: {m}"), "pg_optimizer")
+    })?;
+    Ok(TableIterator::new(rows.into_iter().map(|x| {
+        (
+            x.drop_kind.unwrap_or("unused").to_string(),
+            pg_sys::Oid::from(x.index_oid),
+            pg_sys::Oid::from(x.relid),
+            x.index_name,
+            x.table_name,
+            x.other_index,
+            x.bytes as i64,
+            x.scans,
+            x.reason,
+            x.ddl,
+        )
+    })))
+}
+
 /// The advice as text: recommendations, then notes, rejected candidates and what the run did.
 #[pg_extern(volatile, parallel_unsafe)]
 fn index_advice_report(budget_mb: default!(Option<i32>, "NULL")) -> Result<String> {

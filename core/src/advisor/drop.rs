@@ -58,8 +58,10 @@ pub struct DropAdvice {
 }
 
 /// Never dropped (§2.3).
+/// Never dropped: constraint, primary key, replica identity and valid unique indexes. An invalid
+/// unique index (a failed `CREATE UNIQUE INDEX CONCURRENTLY`) enforces nothing reliable and goes.
 fn protected(def: &IndexDef) -> bool {
-    def.protected || def.primary || def.unique
+    def.protected || def.primary || (def.unique && def.valid)
 }
 
 /// Days of observation when the index is droppable as unused: valid, not protected, zero scans
@@ -164,13 +166,17 @@ mod tests {
         let mut invalid_protected = bt(4, &[4]);
         invalid_protected.protected = true;
         invalid_protected.valid = false;
-        let list = vec![pk, uniq, constraint, invalid_protected, bt(5, &[1])];
+        let mut failed_unique = bt(6, &[6]);
+        failed_unique.unique = true;
+        failed_unique.valid = false;
+        let list = vec![pk, uniq, constraint, invalid_protected, bt(5, &[1]), failed_unique];
         let usage: Vec<IndexUsage> = (1..=5).map(|o| used(o, 0, 100.0)).collect();
-        // only the plain duplicate of the primary key goes
-        assert_eq!(
-            advise(&list, &usage, &DropSettings::default()),
-            vec![DropAdvice { index: 4, reason: DropReason::Duplicate { of: 1 }, bytes: 40960.0 }]
-        );
+        // only the plain duplicate of the primary key goes, and the unique index a failed
+        // concurrent build left invalid (it backs no constraint)
+        let advice = advise(&list, &usage, &DropSettings::default());
+        assert_eq!(advice.len(), 2, "{advice:?}");
+        assert_eq!(advice[0], DropAdvice { index: 4, reason: DropReason::Duplicate { of: 1 }, bytes: 40960.0 });
+        assert_eq!((advice[1].index, advice[1].reason.clone()), (5, DropReason::Invalid));
     }
 
     #[test]

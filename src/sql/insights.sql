@@ -1,0 +1,137 @@
+-- Insights: what is wrong, how bad, and what to run. Every insight view returns only findings (a
+-- clean database gives no row) and ends with the same three columns:
+--     severity        'info' | 'warning' | 'critical'
+--     evidence        the numbers behind it
+--     recommendation  the SQL to run where there is one, else what to do
+-- optimizer.health() sums them up per area. The views read the catalogs, the statistics views and
+-- our stores only: no lock stronger than AccessShareLock.
+--
+-- This file: slow_queries, unused_indexes, duplicate_indexes, invalid_indexes (the last three
+-- are the index advisor's drop rules, one implementation: optimizer.index_findings()), and
+-- health(). src/sql/insights_storage.sql and insights_activity.sql hold the others.
+--
+-- slow_queries   info: at least 10% of the database's statement time (and 1 s in all);
+--                warning: mean >= 100 ms, or >= 25% of the time; critical: mean >= 1 s or
+--                p99 >= 5 s. Regressing statements (optimizer.regressions) say so.
+-- unused_indexes info; warning over 100 MB. duplicate_indexes warning. invalid_indexes warning
+--                (critical over 1 GB: it is written on every change and never read).
+
+CREATE VIEW @extschema@.slow_queries AS
+WITH s AS (
+    SELECT st.queryid, st.username, st.query, st.calls, st.total_exec_time, st.mean_exec_time,
+           st.p95_exec_time, st.p99_exec_time, st.rows,
+           st.total_exec_time / NULLIF(sum(st.total_exec_time) OVER (), 0) AS share
+      FROM @extschema@.statements st
+     WHERE st.dbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+       AND st.toplevel AND st.calls > 0
+), f AS (
+    SELECT s.*,
+           CASE WHEN s.mean_exec_time >= 1000 OR s.p99_exec_time >= 5000 THEN 'critical'
+                WHEN s.mean_exec_time >= 100 OR s.share >= 0.25 THEN 'warning'
+                ELSE 'info' END AS severity,
+           (SELECT r.mean_ms_now / NULLIF(r.mean_ms_baseline, 0) FROM @extschema@.regressions r
+             WHERE r.queryid = s.queryid LIMIT 1) AS regression
+      FROM s
+     WHERE s.mean_exec_time >= 100 OR (s.share >= 0.10 AND s.total_exec_time >= 1000)
+)
+SELECT f.queryid,
+       f.username,
+       f.query,
+       f.calls,
+       pg_catalog.round(f.total_exec_time::numeric, 1)   AS total_ms,
+       pg_catalog.round(f.mean_exec_time::numeric, 3)    AS mean_ms,
+       pg_catalog.round(f.p95_exec_time::numeric, 3)     AS p95_ms,
+       pg_catalog.round(f.p99_exec_time::numeric, 3)     AS p99_ms,
+       pg_catalog.round((100 * f.share)::numeric, 1)     AS time_share_pct,
+       f.severity,
+       pg_catalog.format('%s calls, mean %s ms, p95 %s ms, p99 %s ms, %s%% of this database''s statement time%s',
+                         f.calls, pg_catalog.round(f.mean_exec_time::numeric, 1), pg_catalog.round(f.p95_exec_time::numeric, 1),
+                         pg_catalog.round(f.p99_exec_time::numeric, 1), pg_catalog.round((100 * f.share)::numeric, 1),
+                         CASE WHEN f.regression IS NOT NULL
+                              THEN pg_catalog.format('; regressing: %sx its baseline', pg_catalog.round(f.regression::numeric, 1)) ELSE '' END)
+                                                          AS evidence,
+       pg_catalog.format('SELECT * FROM @extschema@.index_advice() WHERE %s = ANY (queryids);  -- then EXPLAIN (ANALYZE, BUFFERS) the example in optimizer.statements', f.queryid)
+                                                          AS recommendation
+  FROM f
+ ORDER BY f.total_exec_time DESC;
+COMMENT ON VIEW @extschema@.slow_queries IS
+  'Statements slow on average or taking a large share of the database''s time, with percentiles and regressions';
+
+CREATE VIEW @extschema@.unused_indexes AS
+SELECT f.indexrelid::regclass AS index_name, f.relid::regclass AS table_name, f.bytes,
+       pg_catalog.pg_size_pretty(f.bytes) AS size, f.scans,
+       CASE WHEN f.bytes > 100 * 1024 * 1024 THEN 'warning' ELSE 'info' END AS severity,
+       f.reason AS evidence, f.ddl AS recommendation
+  FROM @extschema@.index_findings() f
+ WHERE f.kind = 'unused';
+COMMENT ON VIEW @extschema@.unused_indexes IS
+  'Indexes not scanned for pg_optimizer.advisor_unused_days (never those of constraints): the index advisor''s drop rule';
+
+CREATE VIEW @extschema@.duplicate_indexes AS
+SELECT f.indexrelid::regclass AS index_name, f.relid::regclass AS table_name, f.other_index AS covered_by,
+       f.kind = 'prefix' AS is_prefix, f.bytes, pg_catalog.pg_size_pretty(f.bytes) AS size,
+       'warning'::text AS severity, f.reason AS evidence, f.ddl AS recommendation
+  FROM @extschema@.index_findings() f
+ WHERE f.kind IN ('duplicate', 'prefix');
+COMMENT ON VIEW @extschema@.duplicate_indexes IS
+  'Indexes another index makes redundant (same keys, or a leading prefix of it): the index advisor''s drop rule';
+
+CREATE VIEW @extschema@.invalid_indexes AS
+SELECT f.indexrelid::regclass AS index_name, f.relid::regclass AS table_name, f.bytes,
+       pg_catalog.pg_size_pretty(f.bytes) AS size,
+       CASE WHEN f.bytes > 1024 * 1024 * 1024 THEN 'critical' ELSE 'warning' END AS severity,
+       f.reason AS evidence, f.ddl AS recommendation
+  FROM @extschema@.index_findings() f
+ WHERE f.kind = 'invalid';
+COMMENT ON VIEW @extschema@.invalid_indexes IS
+  'Invalid indexes (a failed concurrent build) not being built now: written on every change, never read';
+
+GRANT SELECT ON @extschema@.slow_queries, @extschema@.unused_indexes, @extschema@.duplicate_indexes,
+                @extschema@.invalid_indexes TO PUBLIC;
+
+-- One row per area: its worst finding and what to do first. Areas whose views are not there
+-- (a partial install) are skipped.
+CREATE FUNCTION @extschema@.health()
+RETURNS TABLE(area text, status text, findings bigint, top_finding text, top_action text)
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    a record;
+    v text;
+    r record;
+    best int;
+    rank int;
+BEGIN
+    FOR a IN SELECT * FROM (VALUES
+            (1, 'queries',       ARRAY['slow_queries']),
+            (2, 'indexes',       ARRAY['invalid_indexes', 'duplicate_indexes', 'unused_indexes', 'index_bloat', 'missing_fk_indexes']),
+            (3, 'vacuum',        ARRAY['vacuum_health', 'table_bloat']),
+            (4, 'wraparound',    ARRAY['wraparound_risk', 'sequence_exhaustion']),
+            (5, 'cache',         ARRAY['cache_hit']),
+            (6, 'connections',   ARRAY['connections', 'blocking']),
+            (7, 'replication',   ARRAY['replication']),
+            (8, 'configuration', ARRAY['config_advice']),
+            (9, 'statistics',    ARRAY['stale_statistics', 'statistics_advice'])) AS x(n, name, views)
+        ORDER BY 1
+    LOOP
+        area := a.name; status := 'ok'; findings := 0; top_finding := NULL; top_action := NULL; best := 0;
+        FOREACH v IN ARRAY a.views LOOP
+            CONTINUE WHEN to_regclass('@extschema@.' || quote_ident(v)) IS NULL;
+            FOR r IN EXECUTE format('SELECT severity, evidence, recommendation FROM @extschema@.%I', v) LOOP
+                findings := findings + 1;
+                rank := CASE r.severity WHEN 'critical' THEN 3 WHEN 'warning' THEN 2 ELSE 1 END;
+                IF rank > best THEN
+                    best := rank;
+                    status := r.severity;
+                    top_finding := v || ': ' || r.evidence;
+                    top_action := r.recommendation;
+                END IF;
+            END LOOP;
+        END LOOP;
+        RETURN NEXT;
+    END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.health() IS
+  'One row per area (queries, indexes, vacuum, wraparound, cache, connections, replication, configuration, statistics): its worst finding and the action to take first';
