@@ -1,12 +1,6 @@
 """Storage insights (src/sql/insights_storage.sql): table_bloat, index_bloat, stale_statistics,
 vacuum_health, wraparound_risk, cache_hit, sequence_exhaustion.
 
-NOTE: needs the build with src/sql/insights_storage.sql wired into the extension. Until then, run
-it against the installed 0.4.0 build by pointing PG_OPTIMIZER_EXTRA_SQL at the file: each test
-database then gets it piped in (with @extschema@ replaced) after CREATE EXTENSION:
-
-    PG_OPTIMIZER_EXTRA_SQL=src/sql/insights_storage.sql python3 -m pytest tests/integration/test_insights_storage.py
-
 Each test works in a database of its own (created and dropped by the test), so that one test's
 tables, dead rows or block reads never show up in another's views. autovacuum is off for the
 server (so that nothing but the test analyzes, vacuums or freezes), except while a test turns it
@@ -15,7 +9,6 @@ on, and shared_buffers is small (16MB) so that a 100 MB table cannot be cached.
 For each view: a crafted problem gives its finding, with its severity, and its recommendation
 (run it when it is SQL) makes the finding go away; a clean database gives none."""
 
-import os
 import re
 import subprocess
 
@@ -47,10 +40,6 @@ def newdb(c, name):
     c.psql(f"DROP DATABASE IF EXISTS {name}")
     c.psql(f"CREATE DATABASE {name}")
     c.psql("CREATE EXTENSION pg_optimizer", db=name)
-    extra = os.environ.get("PG_OPTIMIZER_EXTRA_SQL")
-    if extra:
-        with open(extra) as f:
-            c.psql(f.read().replace("@extschema@", "optimizer"), db=name)
     return name
 
 
