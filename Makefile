@@ -6,7 +6,7 @@ SHELL := /bin/bash
 PGDATA_TEST ?= /tmp/pg_optimizer-pgtest
 RUNAS := $(shell [ "$$(id -u)" = 0 ] && echo "--runas postgres")
 
-.PHONY: demo test prereqs unit pgtest install regress integration fuzz-ci fuzz bench bench-advisor bench-scheduler bench-partitions bench-autoindex demo-stop clean
+.PHONY: demo test prereqs unit pgtest install regress integration fuzz-ci fuzz bench bench-advisor bench-scheduler bench-partitions bench-autoindex bench-insights demo-stop clean
 
 prereqs:
 	scripts/prereqs.sh
@@ -77,6 +77,13 @@ bench-autoindex:
 	WITH_PEERS=1 scripts/prereqs.sh
 	PROFILE=release scripts/install.sh
 	bench/autoindex.sh
+
+# optimizer.health() on 10,000 tables against PgHero's checks (its catalog SQL, same areas), 10
+# runs each in alternating order, plus the locks each side holds (~5 min).
+bench-insights:
+	WITH_PEERS=1 scripts/prereqs.sh
+	PROFILE=release scripts/install.sh
+	bench/insights.sh
 
 # The index advisor against pg_qualstats and a single-column HypoPG advisor on TPC-H SF 1 (~16 min).
 bench-advisor:

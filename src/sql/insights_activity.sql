@@ -23,7 +23,8 @@
 --   kind 'long transaction'    an active or waiting session whose transaction is open
 --                              (now() - xact_start) > 5 min warning, > 1 h critical.
 --   Recommendation: SELECT pg_catalog.pg_terminate_backend(pid) (pg_cancel_backend for an active
---   one), plus ALTER SYSTEM SET idle_in_transaction_session_timeout when it is off.
+--   one); when idle_in_transaction_session_timeout is off, a trailing comment gives the ALTER
+--   SYSTEM line that sets it.
 --
 -- optimizer.blocking (one row per blocked session and blocker, pg_blocking_pids)
 --   waiting (since pg_locks.waitstart, else state_change): > 1 s info, > 5 s warning,
@@ -74,7 +75,9 @@
 --                         database past their autovacuum threshold whose last vacuum is > 1 day
 --                         old (or never): >= 10 tables info (cost limit -> 4 x, naptime > 1min ->
 --                         1min), >= 3 x autovacuum_max_workers and >= 10: max_workers -> 2 x.
---   Recommendation: ALTER SYSTEM SET name = 'value'; then pg_reload_conf() or a restart note.
+--   Recommendation: one statement, ALTER SYSTEM SET name = 'value'; with a comment saying to
+--   reload (SELECT pg_catalog.pg_reload_conf();) or restart. (ALTER SYSTEM cannot share a
+--   multi-statement query string, so recommendations are single statements plus comments.)
 
 
 -- ---------------------------------------------------------------------------------------------
@@ -169,7 +172,7 @@ WITH s AS (
                              COALESCE(s.query, '(not visible)')),
            pg_catalog.format('SELECT pg_catalog.pg_terminate_backend(%s);', s.pid)
            || CASE WHEN l.iit_timeout IN ('0', '0ms')
-                   THEN '  ALTER SYSTEM SET idle_in_transaction_session_timeout = ''5min''; SELECT pg_catalog.pg_reload_conf();'
+                   THEN '  -- to prevent it: ALTER SYSTEM SET idle_in_transaction_session_timeout = ''5min''; SELECT pg_catalog.pg_reload_conf();'
                    ELSE '' END
       FROM s, lim l
      WHERE s.state LIKE 'idle in transaction%'
@@ -624,7 +627,7 @@ WITH m AS (
 SELECT v.setting, v.current, v.suggested, v.severity, v.evidence,
        pg_catalog.format('ALTER SYSTEM SET %I = %L;', v.setting, v.suggested)
        || CASE WHEN ps.context = 'postmaster' THEN '  -- takes effect after a restart'
-               ELSE ' SELECT pg_catalog.pg_reload_conf();' END AS recommendation
+               ELSE '  -- then: SELECT pg_catalog.pg_reload_conf();' END AS recommendation
   FROM v
   JOIN pg_catalog.pg_settings ps ON ps.name = v.setting
  WHERE v.suggested IS NOT NULL

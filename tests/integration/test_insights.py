@@ -1,6 +1,7 @@
 """Insights (src/sql/insights.sql): slow_queries, the index views that share the advisor's drop
 rules, and health(). Each view finds its crafted problem and nothing on a clean database."""
 
+import re
 import subprocess
 
 import pytest
@@ -37,7 +38,7 @@ def test_slow_queries_names_the_slow_statement(pg):
     sql(pg, "SELECT pg_sleep(0.15); SELECT pg_sleep(0.15);")
     rows = sql(pg, "SELECT query, calls, severity, evidence, recommendation FROM optimizer.slow_queries")
     assert rows and rows[0][0] == "SELECT pg_sleep($1)" and rows[0][1] == "2" and rows[0][2] == "warning", rows
-    assert "mean 150" in rows[0][3] and "index_advice" in rows[0][4]
+    assert re.search(r"mean 1[5-9]\d\.\d ms", rows[0][3]) and "index_advice" in rows[0][4], rows
     # The recommendation runs.
     sql(pg, rows[0][4].split(";")[0])
 

@@ -80,6 +80,13 @@ def close(*sessions):
             s.kill()
 
 
+def run_rec(c, rec):
+    """Run a recommendation as one query string (psql -c), the way a tool would send it."""
+    p = subprocess.run([f"{PG_BIN}/psql", "-X", "-v", "ON_ERROR_STOP=1", "-h", "/tmp", "-p", str(c.port),
+                        "-U", "postgres", "-d", "app", "-c", rec], capture_output=True, text=True)
+    assert p.returncode == 0 and "ERROR" not in p.stderr, (rec, p.stderr)
+
+
 def reload(c, setting, value):
     c.psql("SELECT pg_reload_conf()")
     for _ in range(50):
@@ -137,11 +144,10 @@ def test_idle_in_transaction_session(c):
         assert (kind, user, db, state, severity) == ("idle in transaction", "postgres", "app",
                                                       "idle in transaction", "info")
         assert "iit_marker" in query and "iit_marker" in evidence and f"pid {pid}" in evidence
-        assert rec.startswith(f"SELECT pg_catalog.pg_terminate_backend({pid});")
-        assert "idle_in_transaction_session_timeout = '5min'" in rec
+        assert rec == (f"SELECT pg_catalog.pg_terminate_backend({pid});  -- to prevent it: ALTER SYSTEM SET "
+                       "idle_in_transaction_session_timeout = '5min'; SELECT pg_catalog.pg_reload_conf();")
         # the recommendation is runnable: it ends the session and the finding
-        c.psql(rec, db="app")
-        c.psql("ALTER SYSTEM RESET idle_in_transaction_session_timeout; SELECT pg_reload_conf();")
+        run_rec(c, rec)
         for _ in range(50):
             if not rows(c, "connections", where=f"pid = {pid}"):
                 break
@@ -196,7 +202,7 @@ def test_blocked_session(c):
             wpid, hpid, "postgres", "idle in transaction", "AccessShareLock", "blk", "warning")
         assert "waiter_marker" in evidence and "holder_marker" in evidence
         assert rec == f"SELECT pg_catalog.pg_terminate_backend({hpid});"
-        c.psql(rec, db="app")
+        run_rec(c, rec)
         assert waiter.stdout.readline().strip() == "1|waiter_marker"   # the waiter got its lock
         assert rows(c, "blocking") == []
     finally:
@@ -216,7 +222,7 @@ def test_inactive_replication_slot(c):
     assert (kind, name, active, severity) == ("slot", "ins_slot", "f", "warning")
     assert "inactive" in evidence and "of WAL" in evidence
     assert rec == "SELECT pg_catalog.pg_drop_replication_slot('ins_slot');"
-    c.psql(rec, db="app")
+    run_rec(c, rec)
     assert rows(c, "replication") == []
 
 
@@ -271,7 +277,7 @@ def test_fk_without_index_under_deletes(c):
     assert ident == ["fk_child", "fk_child_parent_id_fkey", "{parent_id}", "fk_parent", "100", "warning"]
     assert "fk_parent had 100 rows deleted" in evidence
     assert rec == "CREATE INDEX CONCURRENTLY ON fk_child (parent_id);"
-    c.psql(rec, db="app")
+    run_rec(c, rec)
     assert rows(c, "missing_fk_indexes", where="table_name = 'fk_child'") == []
 
 
@@ -290,7 +296,7 @@ def test_fk_without_index_large_table_and_workload(c):
     assert (cols, nrows, severity) == ('{a_col,"B col"}', "20000", "warning")
     assert int(execs) >= 1 and "recorded workload filters or joins on a_col" in evidence
     assert rec == 'CREATE INDEX CONCURRENTLY ON "Fk Big" (a_col, "B col");'
-    c.psql(rec, db="app")
+    run_rec(c, rec)
     assert rows(c, "missing_fk_indexes", where="table_name = '\"Fk Big\"'") == []
 
 
@@ -309,8 +315,8 @@ def test_tiny_work_mem_with_sorts_spilling(c):
         cur, sug, severity, evidence, rec = r[0]
         assert (cur, severity) == ("64kB", "info")
         assert "wrote" in evidence and "generate_series" in evidence
-        assert rec == f"ALTER SYSTEM SET work_mem = '{sug}'; SELECT pg_catalog.pg_reload_conf();"
-        c.psql(rec)
+        assert rec == f"ALTER SYSTEM SET work_mem = '{sug}';  -- then: SELECT pg_catalog.pg_reload_conf();"
+        run_rec(c, rec)
         reload(c, "work_mem", sug)
         c.psql("SELECT optimizer.reset()", db="app")
         c.psql("SELECT count(*) FROM (SELECT g FROM generate_series(1, 200000) g ORDER BY random()) s", db="app")
@@ -335,8 +341,8 @@ def test_small_max_wal_size_with_requested_checkpoints(c):
         cur, sug, severity, evidence, rec = r[0]
         assert (cur, sug, severity) == ("32MB", "1GB", "warning")
         assert "checkpoints" in evidence and "requested" in evidence
-        assert rec == "ALTER SYSTEM SET max_wal_size = '1GB'; SELECT pg_catalog.pg_reload_conf();"
-        c.psql(rec)
+        assert rec == "ALTER SYSTEM SET max_wal_size = '1GB';  -- then: SELECT pg_catalog.pg_reload_conf();"
+        run_rec(c, rec)
         reload(c, "max_wal_size", "1GB")
         c.psql("SELECT pg_stat_reset_shared('bgwriter')")
         assert rows(c, "config_advice", where="setting = 'max_wal_size'") == []
@@ -355,11 +361,12 @@ def test_relative_rules_without_memory(c):
         r = rows(c, "config_advice", "setting, suggested, severity, evidence, recommendation", user="ins_plain")
         assert [x[:3] for x in r] == [["autovacuum", "on", "warning"], ["effective_cache_size", "768MB", "info"]], r
         assert r[0][3].startswith("autovacuum is off; ")
-        assert r[0][4] == "ALTER SYSTEM SET autovacuum = 'on'; SELECT pg_catalog.pg_reload_conf();"
+        assert r[0][4] == "ALTER SYSTEM SET autovacuum = 'on';  -- then: SELECT pg_catalog.pg_reload_conf();"
         assert r[1][3:] == [
             "effective_cache_size (256 MB) is less than twice shared_buffers (256 MB): it should count the OS cache too",
-            "ALTER SYSTEM SET effective_cache_size = '768MB'; SELECT pg_catalog.pg_reload_conf();"]
-        c.psql(r[0][4] + r[1][4])        # as a superuser: the recommendations run and clear the advice
+            "ALTER SYSTEM SET effective_cache_size = '768MB';  -- then: SELECT pg_catalog.pg_reload_conf();"]
+        run_rec(c, r[0][4])                # as a superuser: the recommendations run and clear the advice
+        run_rec(c, r[1][4])
         reload(c, "autovacuum", "on")
         reload(c, "effective_cache_size", "768MB")
         assert rows(c, "config_advice", user="ins_plain") == []
