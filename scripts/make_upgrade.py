@@ -27,7 +27,7 @@ hdr = """-- pg_optimizer 0.3.0 -> 0.4.0. Released with 0.4.0: never edit (a test
 """
 body = hdr + "\n".join(blocks)
 # In the order of their extension_sql_file! lines in src/lib.rs (history.sql is 0.3.0's).
-for f in ["partitions", "partition_advice", "indexes", "autoindex", "insights_storage", "insights_statistics", "insights"]:
+for f in ["partitions", "partition_advice", "indexes", "autoindex", "insights_storage", "insights_statistics", "insights_activity", "insights"]:
     body += "\n" + open(f"src/sql/{f}.sql").read()
 open("sql/pg_optimizer--0.3.0--0.4.0.sql", "w").write(body)
 print("wrote sql/pg_optimizer--0.3.0--0.4.0.sql")

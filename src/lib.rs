@@ -62,6 +62,7 @@ extension_sql_file!("sql/history.sql", name = "history", requires = ["views", "s
 // sums them up last.
 extension_sql_file!("sql/insights_storage.sql", name = "insights_storage", requires = ["maintenance"]);
 extension_sql_file!("sql/insights_statistics.sql", name = "insights_statistics", requires = ["views"]);
+extension_sql_file!("sql/insights_activity.sql", name = "insights_activity", requires = ["views"]);
 extension_sql_file!("sql/insights.sql", name = "insights", finalize);
 
 #[pg_guard]

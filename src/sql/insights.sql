@@ -10,7 +10,9 @@
 -- are the index advisor's drop rules, one implementation: optimizer.index_findings()), and
 -- health(). src/sql/insights_storage.sql and insights_activity.sql hold the others.
 --
--- slow_queries   info: at least 10% of the database's statement time (and 1 s in all);
+-- slow_queries   queries only (not utility statements, not calls of pg_optimizer's own functions
+--                and views), top level, this database;
+--                info: at least 10% of the database's statement time (and 1 s in all);
 --                warning: mean >= 100 ms, or >= 25% of the time; critical: mean >= 1 s or
 --                p99 >= 5 s. Regressing statements (optimizer.regressions) say so.
 -- unused_indexes info; warning over 100 MB. duplicate_indexes warning. invalid_indexes warning
@@ -24,6 +26,10 @@ WITH s AS (
       FROM @extschema@.statements st
      WHERE st.dbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
        AND st.toplevel AND st.calls > 0
+       -- queries, not utility statements (a slow CREATE INDEX or VACUUM is not a query to tune)
+       AND st.query ~* '^\s*(WITH|SELECT|INSERT|UPDATE|DELETE|MERGE|VALUES|TABLE)\M'
+       -- nor calls of pg_optimizer itself (the advisor and these views are not the workload)
+       AND st.query !~ '\m@extschema@\.'
 ), f AS (
     SELECT s.*,
            CASE WHEN s.mean_exec_time >= 1000 OR s.p99_exec_time >= 5000 THEN 'critical'
