@@ -61,7 +61,8 @@
 # (postgresql-contrib). Env: TABLES (10000), BATCH (500), ROWS (5), BLOAT (5), BLOAT_ROWS (100000),
 # RUNS (10), REUSE=1 (keep a cluster already built by an earlier run: skip setup), KEEP=1 (leave the
 # cluster running at the end), BENCH_DIR (/tmp/ibench-insights), BENCH_PORT (5730), BENCH_OUT
-# (/tmp/ibench-insights-out), BENCH_LAST (bench/insights.last.txt). About 3-6 minutes at the
+# (/tmp/ibench-insights-out), BENCH_LAST (bench/insights.last.txt), STATEMENT_TIMEOUT (120s: after
+# setup, every statement is cut there; a side that fails once is skipped in later runs). About 3-6 minutes at the
 # defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -182,6 +183,8 @@ SELECT format('pg_optimizer %s; pg_stat_statements %s; max_locks_per_transaction
               (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements'),
               current_setting('max_locks_per_transaction'));
 SQL
+# every statement from here on is cut at STATEMENT_TIMEOUT (a side that hits it fails: ratio n/a)
+export PGOPTIONS="-c statement_timeout=${STATEMENT_TIMEOUT:-120s}"
 VIEWS=(slow_queries invalid_indexes duplicate_indexes unused_indexes index_bloat missing_fk_indexes
        vacuum_health table_bloat wraparound_risk sequence_exhaustion cache_hit connections blocking
        replication config_advice stale_statistics statistics_advice)
@@ -699,9 +702,11 @@ for (( r = 1; r <= RUNS; r++ )); do
     line="  run $(printf '%2d' "$r"):"
     for s in "${order[@]}"; do
         if [ "$s" = ours ]; then
+            if [ "$fail_ours" = 1 ]; then line+=" ours    skipped"; continue; fi
             if session "ours-$r" "$OURS"; then ms=$(total_ms "$OUT/ours-$r.log"); else ms=; fail_ours=1; fi
             line+=" ours $(printf '%10s' "${ms:-FAILED}") ms"
         else
+            if [ "$fail_theirs" = 1 ]; then line+="  pghero    skipped"; continue; fi
             if session "pghero-$r" "$PGHERO"; then ms=$(total_ms "$OUT/pghero-$r.log"); else ms=; fail_theirs=1; fi
             line+="  pghero $(printf '%10s' "${ms:-FAILED}") ms"
             per_check "$OUT/pghero-$r.log" | sed "s/^/$r\t/" >> "$OUT/pghero-checks.tsv"
