@@ -190,7 +190,8 @@ VIEWS=(slow_queries invalid_indexes duplicate_indexes unused_indexes index_bloat
        replication config_advice stale_statistics statistics_advice)
 PRESENT=(); MISSING=()
 for v in "${VIEWS[@]}"; do
-    if [ "$(sql -c "SELECT to_regclass('optimizer.$v') IS NOT NULL")" = t ]; then PRESENT+=("$v"); else MISSING+=("$v"); fi
+    # statistics_advice is a function (health() calls statistics_advice(0)); the rest are views.
+    if [ "$(sql -c "SELECT to_regclass('optimizer.$v') IS NOT NULL OR to_regprocedure('optimizer.$v(integer)') IS NOT NULL")" = t ]; then PRESENT+=("$v"); else MISSING+=("$v"); fi
 done
 echo "views health() reads: ${PRESENT[*]}"
 echo "not installed (skipped by health()): ${MISSING[*]:-none}"
@@ -735,7 +736,8 @@ fi
 VIEWSQL=$OUT/ours-views.sql
 : > "$VIEWSQL"
 for v in "${PRESENT[@]}"; do
-    printf '\\echo @@ %s\nSELECT severity, evidence, recommendation FROM optimizer.%s;\n' "$v" "$v" >> "$VIEWSQL"
+    if [ "$v" = statistics_advice ]; then src="optimizer.statistics_advice(0)"; else src="optimizer.$v"; fi
+    printf '\\echo @@ %s\nSELECT severity, evidence, recommendation FROM %s;\n' "$v" "$src" >> "$VIEWSQL"
 done
 : > "$OUT/ours-views.tsv"
 for r in 1 2 3; do
