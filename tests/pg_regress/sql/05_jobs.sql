@@ -22,7 +22,7 @@ SELECT optimizer.schedule('nightly', NULL, 'VACUUM');
 SELECT optimizer.schedule('elsewhere', '1 hour', 'SELECT 1', database => 'postgres');
 SELECT optimizer.schedule('bad', 'soon', 'SELECT 1');
 -- The built-in job.
-SELECT name, command, builtin FROM optimizer.jobs WHERE builtin;
+SELECT name, command, builtin FROM optimizer.jobs WHERE builtin ORDER BY name;
 SELECT optimizer.unschedule('statement_history');
 SELECT optimizer.alter_job('statement_history', schedule => '1 hour');
 -- Roles see and manage only their own jobs; only a superuser schedules for another role.
