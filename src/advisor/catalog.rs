@@ -446,35 +446,19 @@ pub fn index_usage() -> Result<HashMap<u32, i64>, String> {
 }
 
 /// Every user table with at least one index (for drop advice over the whole database).
+pub fn tables_with_indexes() -> Result<Vec<u32>, String> {
+    indexed_tables(true, false)
+}
+
 /// The tables with an index the drop rules may name: an invalid one, two sharing their leading
 /// key column (duplicates and prefixes need that), or, when `unused_possible`, one never scanned.
 /// A superset of what `drop::advise` can return, read in one query.
 pub fn tables_with_drop_suspects(unused_possible: bool) -> Result<Vec<u32>, String> {
-    let mut out = vec![];
-    Spi::connect(|c| {
-        for r in c
-            .select(
-                "SELECT DISTINCT i.indrelid FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
-                  WHERE c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
-                    AND c.relnamespace::regnamespace::text NOT LIKE 'pg_toast%' AND c.relkind IN ('r', 'm', 'p')
-                    AND (NOT (i.indisvalid AND i.indisready AND i.indislive)
-                         OR EXISTS (SELECT 1 FROM pg_catalog.pg_index j
-                                     WHERE j.indrelid = i.indrelid AND j.indexrelid <> i.indexrelid AND j.indkey[0] = i.indkey[0])
-                         OR ($1 AND pg_catalog.pg_stat_get_numscans(i.indexrelid) = 0))
-                  ORDER BY 1",
-                None,
-                &[unused_possible.into()],
-            )
-            .map_err(spi_err)?
-        {
-            out.push(u32::from(r.get::<pg_sys::Oid>(1).map_err(spi_err)?.unwrap_or(pg_sys::InvalidOid)));
-        }
-        Ok::<_, String>(())
-    })?;
-    Ok(out)
+    indexed_tables(false, unused_possible)
 }
 
-pub fn tables_with_indexes() -> Result<Vec<u32>, String> {
+/// User tables with an index: all of them, or only those with a drop suspect.
+fn indexed_tables(all: bool, unused_possible: bool) -> Result<Vec<u32>, String> {
     let mut out = vec![];
     Spi::connect(|c| {
         for r in c
@@ -482,9 +466,14 @@ pub fn tables_with_indexes() -> Result<Vec<u32>, String> {
                 "SELECT DISTINCT i.indrelid FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
                   WHERE c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
                     AND c.relnamespace::regnamespace::text NOT LIKE 'pg_toast%' AND c.relkind IN ('r', 'm', 'p')
+                    AND ($1
+                         OR NOT (i.indisvalid AND i.indisready AND i.indislive)
+                         OR EXISTS (SELECT 1 FROM pg_catalog.pg_index j
+                                     WHERE j.indrelid = i.indrelid AND j.indexrelid <> i.indexrelid AND j.indkey[0] = i.indkey[0])
+                         OR ($2 AND pg_catalog.pg_stat_get_numscans(i.indexrelid) = 0))
                   ORDER BY 1",
                 None,
-                &[],
+                &[all.into(), unused_possible.into()],
             )
             .map_err(spi_err)?
         {

@@ -105,18 +105,29 @@ fn role_search_path(role: pg_sys::Oid) -> String {
 /// `pg_temp` last, inside a subtransaction. An ERROR comes back as `Err(message)` with the
 /// caller's identity and settings restored; a cancel or termination is re-raised.
 pub fn run_as<R>(role: &Role, body: impl FnOnce() -> R) -> Result<R, String> {
-    in_subtransaction(|| unsafe {
+    // On an error the subtransaction's abort restores the identity and the settings
+    // (AbortSubTransaction and AtEOSubXact_GUC); on success `with_identity` does.
+    in_subtransaction(|| {
+        let mut saved_user = pg_sys::InvalidOid;
+        let mut saved_context = 0;
+        unsafe { pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context) };
+        let context = saved_context | pg_sys::SECURITY_RESTRICTED_OPERATION as i32 | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32;
+        with_identity(role.oid, context, &role.search_path, body)
+    })
+}
+
+/// Run `body` (inside a transaction) as `user` with `context` and `search_path` set at a new GUC
+/// nest level, then put back the identity and settings from before.
+fn with_identity<R>(user: pg_sys::Oid, context: i32, search_path: &std::ffi::CStr, body: impl FnOnce() -> R) -> R {
+    unsafe {
         let mut saved_user = pg_sys::InvalidOid;
         let mut saved_context = 0;
         pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
         let nest = pg_sys::NewGUCNestLevel();
-        pg_sys::SetUserIdAndSecContext(
-            role.oid,
-            saved_context | pg_sys::SECURITY_RESTRICTED_OPERATION as i32 | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
-        );
+        pg_sys::SetUserIdAndSecContext(user, context);
         pg_sys::set_config_option(
             c"search_path".as_ptr(),
-            role.search_path.as_ptr(),
+            search_path.as_ptr(),
             pg_sys::GucContext::PGC_USERSET,
             pg_sys::GucSource::PGC_S_SESSION,
             pg_sys::GucAction::GUC_ACTION_SAVE,
@@ -124,13 +135,12 @@ pub fn run_as<R>(role: &Role, body: impl FnOnce() -> R) -> Result<R, String> {
             0,
             false,
         );
-        // On an error the subtransaction's abort restores both (AbortSubTransaction and
-        // AtEOSubXact_GUC); on success we do (false: undo the settings made at this level).
+        // false: undo the settings made at this level.
         let r = body();
         pg_sys::AtEOXact_GUC(false, nest);
         pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
         r
-    })
+    }
 }
 
 /// Resolve `role` for [`become_prepared`] (inside a transaction: it reads the catalogs). No
@@ -179,27 +189,7 @@ pub fn leave_for_process() {
 /// table's owner (writing to the extension's own tables). An error aborts the transaction, whose
 /// abort restores the identity and the settings the transaction started with.
 pub fn as_worker<R>(body: impl FnOnce() -> R) -> R {
-    unsafe {
-        let mut saved_user = pg_sys::InvalidOid;
-        let mut saved_context = 0;
-        pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
-        let nest = pg_sys::NewGUCNestLevel();
-        pg_sys::SetUserIdAndSecContext(pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID), 0);
-        pg_sys::set_config_option(
-            c"search_path".as_ptr(),
-            c"pg_catalog, pg_temp".as_ptr(),
-            pg_sys::GucContext::PGC_SUSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
-        );
-        let r = body();
-        pg_sys::AtEOXact_GUC(false, nest);
-        pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
-        r
-    }
+    with_identity(pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID), 0, c"pg_catalog, pg_temp", body)
 }
 
 /// Set a parameter for the session (survives commits), as SET does.
