@@ -9,8 +9,11 @@ inside a call of ours (pgrx's backtrace in the DETAIL names pg_optimizer::); a c
 a resource, lock, snapshot or reference leak; and any WARNING or worse in the two helper sessions
 other than the ones they provoke on purpose (division by zero in session A, a cancel).
 
-Not ours: an argument our SQL functions refuse, by design, when sqlsmith makes it up (an ERROR of
-ours with SQLSTATE class 22 or 42, e.g. a negative budget_mb); those are counted and listed.
+Not ours: an argument our SQL functions refuse, by design, when sqlsmith makes it up: an ERROR raised
+by our code (a .rs location, or a RAISE in a PL/pgSQL function of the optimizer schema) with a
+user-facing SQLSTATE class: 22 (bad data, e.g. a negative budget_mb), 42 (bad name or privilege),
+0A (feature not supported, e.g. a job for another database) or 55 (object not in prerequisite
+state); those are counted and listed.
 FUZZ_STRICT=1 counts them as ours too."""
 
 import argparse
@@ -65,10 +68,16 @@ def error_class(r):
 STRICT = os.environ.get("FUZZ_STRICT") == "1"
 
 
+REFUSAL_CLASSES = ("22", "42", "0A", "55")
+OUR_RAISE = re.compile(r"^PL/pgSQL function optimizer\.\w+\([^)]*\) line \d+ at RAISE")
+
+
 def refusal(r):
     """An argument sqlsmith made up, refused by one of our functions with a user-facing SQLSTATE."""
+    raised_by_us = ".rs:" in r["location"] or (
+        r["location"].startswith("exec_stmt_raise") and OUR_RAISE.match(r["context"]))
     return (not STRICT and r["application_name"] == "sqlsmith::dut" and r["error_severity"] == "ERROR"
-            and ".rs:" in r["location"] and r["sql_state_code"][:2] in ("22", "42"))
+            and raised_by_us and r["sql_state_code"][:2] in REFUSAL_CLASSES)
 
 
 def is_ours(r):
