@@ -6,9 +6,9 @@
 --     evidence text        the numbers behind the finding
 --     recommendation text  the SQL to run (SQL comments after it are advice), else advice text
 -- They read the catalogs and the cumulative statistics only (pg_class, pg_stats, pg_stat_*,
--- pg_statio_*, pg_sequences): no table or index is read, no lock above AccessShareLock is taken
--- on a table or index. (pg_sequences calls pg_sequence_last_value(), which opens each sequence
--- with RowExclusiveLock: that conflicts only with ALTER SEQUENCE / DROP, never with nextval.)
+-- pg_statio_*, pg_sequence and each sequence's own row): no table or index is read, no lock
+-- above AccessShareLock is taken. (Not pg_sequences: its pg_sequence_last_value() opens each
+-- sequence with RowExclusiveLock.)
 -- Objects of the current database only. Sizes come from pg_class.relpages (as of the last
 -- VACUUM / ANALYZE / CREATE INDEX), not from pg_relation_size, which would lock.
 --
@@ -614,6 +614,25 @@ COMMENT ON VIEW @extschema@.cache_hit IS
 -- ---------------------------------------------------------------------------------------------
 -- sequence_exhaustion
 
+-- A sequence's last value (NULL before its first nextval, or without the privilege to read it),
+-- read from the sequence itself under AccessShareLock (pg_sequences' pg_sequence_last_value()
+-- would take RowExclusiveLock).
+CREATE FUNCTION @extschema@.insights_sequence_last_value(seq regclass)
+RETURNS bigint
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v bigint;
+BEGIN
+    IF NOT pg_catalog.has_sequence_privilege(seq, 'SELECT') THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE pg_catalog.format('SELECT CASE WHEN is_called THEN last_value END FROM %s', seq) INTO v;
+    RETURN v;
+END
+$fn$;
+
 CREATE VIEW @extschema@.sequence_exhaustion AS
 WITH fed AS (
     -- columns fed by a sequence: identity and OWNED BY (serial) ...
@@ -631,14 +650,16 @@ WITH fed AS (
      WHERE d.classid = 'pg_catalog.pg_attrdef'::regclass
        AND d.refclassid = 'pg_catalog.pg_class'::regclass
 ), seqs AS (
-    SELECT c.oid AS seqid, s.data_type::regtype AS seq_type, s.last_value, s.min_value, s.max_value,
-           s.increment_by
-      FROM pg_catalog.pg_sequences s
-      JOIN pg_catalog.pg_namespace n ON n.nspname = s.schemaname
-      JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = s.sequencename
-     WHERE NOT s.cycle
-       AND s.last_value IS NOT NULL
-       AND s.schemaname NOT LIKE 'pg\_temp\_%'
+    SELECT x.* FROM (
+        SELECT c.oid AS seqid, s.seqtypid::regtype AS seq_type,
+               @extschema@.insights_sequence_last_value(c.oid) AS last_value,
+               s.seqmin AS min_value, s.seqmax AS max_value, s.seqincrement AS increment_by
+          FROM pg_catalog.pg_sequence s
+          JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE NOT s.seqcycle
+           AND n.nspname NOT LIKE 'pg\_temp\_%') x
+     WHERE x.last_value IS NOT NULL
 ), uses AS (
     SELECT q.*, f.tableid, a.attname, a.atttypid,
            CASE a.atttypid WHEN 'pg_catalog.int2'::regtype THEN 32767

@@ -70,3 +70,13 @@ def test_duplicate_invalid_and_unused_indexes(pg):
     assert sql(pg, "SELECT * FROM optimizer.invalid_indexes") == []
     h = {r[0]: r for r in sql(pg, "SELECT area, status, findings, top_finding, top_action FROM optimizer.health()")}
     assert h["indexes"][1] == "warning" and int(h["indexes"][2]) >= 1 and h["indexes"][4].startswith("DROP INDEX"), h["indexes"]
+
+
+def test_health_takes_no_lock_stronger_than_access_share(pg):
+    sql(pg, "CREATE TABLE s (id serial PRIMARY KEY, v text); INSERT INTO s (v) VALUES ('x'); ANALYZE s;")
+    rows = sql(pg, """BEGIN;
+                      SELECT count(*) FROM optimizer.health();
+                      SELECT locktype, mode, relation::regclass::text FROM pg_locks
+                       WHERE pid = pg_backend_pid() AND locktype = 'relation' AND mode <> 'AccessShareLock';
+                      ROLLBACK;""")
+    assert rows == [["9"]], rows
