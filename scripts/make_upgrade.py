@@ -19,13 +19,27 @@ hdr = """-- pg_optimizer 0.3.0 -> 0.4.0. Released with 0.4.0: never edit (a test
 -- partitions and partition_progress; partition_table, maintain_partitions, undo_partitioning and
 -- the built-in job maintain_partitions), partition_advice, create_index (the shared CONCURRENTLY
 -- index path) and run_in_worker_as, and auto-indexing (index_actions, autoindex_run,
--- autoindex_verify and their built-in jobs), and the insights (health() and its views). Nothing
--- that exists in 0.3.0 changes.
+-- autoindex_verify and their built-in jobs), and the insights (health() and its views). Of what
+-- exists in 0.3.0 one function changes: reindex_bloated reads its estimate from the new
+-- index_bloat_estimates (shared with the view index_bloat).
 
 \\echo Use "ALTER EXTENSION pg_optimizer UPDATE TO '0.4.0'" to load this file. \\quit
 
 """
 body = hdr + "\n".join(blocks)
+
+
+def sql_function(path, name, replace=False):
+    """One CREATE FUNCTION of a SQL file, through the COMMENT ON FUNCTION after it."""
+    text = open(path).read()
+    m = re.search(r"^CREATE FUNCTION @extschema@\.%s\(.*?^COMMENT ON FUNCTION @extschema@\.%s\(.*?;\n(?:  .*\n)*" % (name, name), text, re.S | re.M)
+    block = m.group(0)
+    return block.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1) if replace else block
+
+
+# Changed in 0.4.0, from maintenance.sql (0.3.0's): the shared bloat estimate, and reindex_bloated on it.
+body += "\n" + sql_function("src/sql/maintenance.sql", "index_bloat_estimates")
+body += "\n" + sql_function("src/sql/maintenance.sql", "reindex_bloated", replace=True)
 # In the order of their extension_sql_file! lines in src/lib.rs (history.sql is 0.3.0's).
 for f in ["partitions", "partition_advice", "indexes", "autoindex", "insights_storage", "insights_statistics", "insights_activity", "insights"]:
     body += "\n" + open(f"src/sql/{f}.sql").read()

@@ -5,8 +5,9 @@
 -- partitions and partition_progress; partition_table, maintain_partitions, undo_partitioning and
 -- the built-in job maintain_partitions), partition_advice, create_index (the shared CONCURRENTLY
 -- index path) and run_in_worker_as, and auto-indexing (index_actions, autoindex_run,
--- autoindex_verify and their built-in jobs), and the insights (health() and its views). Nothing
--- that exists in 0.3.0 changes.
+-- autoindex_verify and their built-in jobs), and the insights (health() and its views). Of what
+-- exists in 0.3.0 one function changes: reindex_bloated reads its estimate from the new
+-- index_bloat_estimates (shared with the view index_bloat).
 
 \echo Use "ALTER EXTENSION pg_optimizer UPDATE TO '0.4.0'" to load this file. \quit
 
@@ -87,6 +88,193 @@ CREATE FUNCTION @extschema@."index_findings"() RETURNS TABLE (
 STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'index_findings_wrapper';
+
+CREATE FUNCTION @extschema@.index_bloat_estimates(min_bytes bigint)
+RETURNS TABLE (indexrelid oid, indrelid oid, idx_schema name, idx_name name, relpages integer,
+               reltuples real, index_bytes numeric, expected_pages numeric, bloat_bytes numeric,
+               bloat_ratio numeric)
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    WITH const AS (
+        SELECT pg_catalog.current_setting('block_size')::numeric            AS bs,
+               COALESCE((SELECT ci.max_data_alignment
+                           FROM pg_catalog.pg_control_init() ci), 8)::numeric AS maxalign
+    ), idx AS (
+        SELECT i.indexrelid, i.indrelid, i.indnatts, i.indkey,
+               ni.nspname  AS idx_schema, ci.relname AS idx_name,
+               nt.nspname  AS tbl_schema, ct.relname AS tbl_name,
+               ci.relpages, ci.reltuples,
+               COALESCE((SELECT pg_catalog.substring(o, '^fillfactor=(\d+)$')::numeric
+                           FROM pg_catalog.unnest(ci.reloptions) AS o
+                          WHERE o LIKE 'fillfactor=%'), 90)                 AS fillfactor
+          FROM pg_catalog.pg_index i
+          JOIN pg_catalog.pg_class ci     ON ci.oid = i.indexrelid
+          JOIN pg_catalog.pg_namespace ni ON ni.oid = ci.relnamespace
+          JOIN pg_catalog.pg_class ct     ON ct.oid = i.indrelid
+          JOIN pg_catalog.pg_namespace nt ON nt.oid = ct.relnamespace
+         CROSS JOIN const k
+         WHERE ci.relkind = 'i'
+           AND ci.relam = (SELECT am.oid FROM pg_catalog.pg_am am WHERE am.amname = 'btree')
+           AND i.indisvalid AND i.indisready AND i.indislive
+           AND NOT i.indisexclusion
+           AND ci.relpages > 0
+           AND ci.relpages::numeric * k.bs >= min_bytes
+           AND ci.reltuples >= 0                -- -1: never vacuumed or analyzed
+           AND ct.reltuples >= 0
+           AND ct.relpersistence <> 't'
+           AND nt.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+           AND nt.nspname NOT LIKE 'pg\_toast\_temp\_%'
+           AND nt.nspname NOT LIKE 'pg\_temp\_%'
+    ), cols AS (
+        -- one row per index column: key and INCLUDE columns alike (all are stored in the leaves)
+        SELECT x.indexrelid, a.atttypid, ps.null_frac, ps.avg_width
+          FROM idx x
+         CROSS JOIN LATERAL pg_catalog.generate_series(1, x.indnatts) AS k(pos)
+         CROSS JOIN LATERAL (SELECT x.indkey[k.pos - 1] = 0 AS is_expr) AS e   -- int2vector is 0-based
+          JOIN pg_catalog.pg_attribute a
+            ON a.attrelid = CASE WHEN e.is_expr THEN x.indexrelid ELSE x.indrelid END
+           AND a.attnum   = CASE WHEN e.is_expr THEN k.pos ELSE x.indkey[k.pos - 1] END
+          LEFT JOIN pg_catalog.pg_stats ps
+            ON ps.schemaname = CASE WHEN e.is_expr THEN x.idx_schema ELSE x.tbl_schema END
+           AND ps.tablename  = CASE WHEN e.is_expr THEN x.idx_name   ELSE x.tbl_name   END
+           AND ps.attname    = a.attname
+           AND NOT ps.inherited
+    ), width AS (
+        SELECT c.indexrelid,
+               pg_catalog.sum(((1 - c.null_frac) * c.avg_width)::numeric) AS data_bytes,
+               pg_catalog.max(c.null_frac) > 0                   AS has_nulls
+          FROM cols c
+         GROUP BY c.indexrelid
+        HAVING pg_catalog.count(*) = pg_catalog.count(c.avg_width)            -- statistics for every column
+           AND NOT pg_catalog.bool_or(c.atttypid = 'pg_catalog.name'::pg_catalog.regtype)
+    ), est AS (
+        SELECT x.indexrelid, x.indrelid, x.idx_schema, x.idx_name, x.relpages, x.reltuples, k.bs,
+               x.relpages::numeric * k.bs AS index_bytes,
+               1 + pg_catalog.ceil(x.reltuples::numeric / GREATEST(1, pg_catalog.floor(
+                       (k.bs - 24 - 16) * x.fillfactor / 100
+                       / (4 + pg_catalog.ceil(
+                              (pg_catalog.ceil((8 + CASE WHEN w.has_nulls THEN 4 ELSE 0 END) / k.maxalign) * k.maxalign
+                               + w.data_bytes) / k.maxalign) * k.maxalign))))
+                                          AS expected_pages
+          FROM idx x
+          JOIN width w ON w.indexrelid = x.indexrelid
+         CROSS JOIN const k
+    )
+    SELECT e.indexrelid, e.indrelid, e.idx_schema, e.idx_name, e.relpages, e.reltuples, e.index_bytes,
+           e.expected_pages,
+           GREATEST(e.relpages - e.expected_pages, 0) * e.bs        AS bloat_bytes,
+           GREATEST(e.relpages - e.expected_pages, 0) / e.relpages  AS bloat_ratio
+      FROM est e
+$fn$;
+COMMENT ON FUNCTION @extschema@.index_bloat_estimates(bigint) IS
+  'The statistics-based btree bloat estimate of reindex_bloated() and optimizer.index_bloat, for the indexes of at least min_bytes';
+
+CREATE OR REPLACE FUNCTION @extschema@.reindex_bloated(
+    dry_run         boolean DEFAULT false,
+    bloat_fraction  real    DEFAULT 0.3,
+    min_bloat_bytes bigint  DEFAULT 10485760,      -- 10 MB
+    max_index_bytes bigint  DEFAULT 10737418240)   -- 10 GB
+RETURNS TABLE (relation regclass, command text, reason text, status text)
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    rels     regclass[];
+    names    text[];     -- qualified names: REINDEX CONCURRENTLY gives the index a new OID
+    cmds     text[];
+    reasons  text[];
+    skips    text[];     -- why not, for the ones over the size cap
+    todo     text[];
+    w_status text[];
+    w_msg    text[];
+    w_error  text;
+BEGIN
+    IF dry_run IS NULL OR bloat_fraction IS NULL OR min_bloat_bytes IS NULL
+       OR max_index_bytes IS NULL THEN
+        RAISE EXCEPTION 'reindex_bloated: arguments must not be NULL'
+              USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+
+    WITH b AS (
+        SELECT e.* FROM @extschema@.index_bloat_estimates(min_bloat_bytes) e
+         WHERE @extschema@.may_maintain(e.indrelid, 'reindex')
+    )
+    SELECT pg_catalog.array_agg(b.indexrelid::regclass ORDER BY b.bloat_bytes DESC, b.indexrelid),
+           pg_catalog.array_agg(pg_catalog.format('%I.%I', b.idx_schema, b.idx_name)
+                                ORDER BY b.bloat_bytes DESC, b.indexrelid),
+           pg_catalog.array_agg(pg_catalog.format('REINDEX INDEX CONCURRENTLY %s', b.indexrelid::regclass)
+                                ORDER BY b.bloat_bytes DESC, b.indexrelid),
+           pg_catalog.array_agg(pg_catalog.format('estimated bloat %s of %s (%s%%)%s',
+                                    pg_catalog.pg_size_pretty(b.bloat_bytes),
+                                    pg_catalog.pg_size_pretty(b.index_bytes),
+                                    pg_catalog.round(100 * b.bloat_ratio),
+                                    CASE WHEN b.index_bytes > max_index_bytes
+                                         THEN pg_catalog.format('; larger than max_index_bytes (%s)',
+                                                                pg_catalog.pg_size_pretty(max_index_bytes))
+                                         ELSE '' END)
+                                ORDER BY b.bloat_bytes DESC, b.indexrelid),
+           pg_catalog.array_agg(CASE WHEN b.index_bytes > max_index_bytes
+                                     THEN pg_catalog.format('skipped: index size %s exceeds max_index_bytes %s',
+                                                            pg_catalog.pg_size_pretty(b.index_bytes),
+                                                            pg_catalog.pg_size_pretty(max_index_bytes)) END
+                                ORDER BY b.bloat_bytes DESC, b.indexrelid)
+      INTO rels, names, cmds, reasons, skips
+      FROM b
+     WHERE b.bloat_ratio >= bloat_fraction
+       AND b.bloat_bytes >= min_bloat_bytes;
+
+    IF rels IS NULL THEN
+        RETURN;
+    END IF;
+
+    -- The commands to run: the ones not skipped, in order.
+    SELECT pg_catalog.array_agg(u.cmd ORDER BY u.i) INTO todo
+      FROM ROWS FROM (pg_catalog.unnest(cmds), pg_catalog.unnest(skips)) WITH ORDINALITY AS u(cmd, skip, i)
+     WHERE u.skip IS NULL;
+
+    IF NOT dry_run AND todo IS NOT NULL THEN
+        BEGIN
+            SELECT pg_catalog.array_agg(w.status ORDER BY w.ordinality),
+                   pg_catalog.array_agg(w.message ORDER BY w.ordinality)
+              INTO w_status, w_msg
+              FROM @extschema@.run_in_worker(todo, wait => false, label => 'reindex_bloated') WITH ORDINALITY AS w;
+        EXCEPTION WHEN OTHERS THEN
+            w_error := SQLERRM;
+        END;
+    END IF;
+
+    -- Map the worker's results (one per command sent, same order) back to the indexes. A
+    -- rebuilt index has a new OID under the old name: report that one.
+    RETURN QUERY
+        WITH u AS (
+            SELECT v.*,
+                   pg_catalog.count(*) FILTER (WHERE v.skip IS NULL) OVER (ORDER BY v.i) AS j
+              FROM ROWS FROM (pg_catalog.unnest(rels), pg_catalog.unnest(names), pg_catalog.unnest(cmds),
+                              pg_catalog.unnest(reasons), pg_catalog.unnest(skips))
+                   WITH ORDINALITY AS v(rel, qname, cmd, why, skip, i)
+        )
+        SELECT CASE WHEN NOT dry_run AND u.skip IS NULL
+                    THEN COALESCE(pg_catalog.to_regclass(u.qname), u.rel) ELSE u.rel END,
+               u.cmd, u.why,
+               CASE WHEN u.skip IS NOT NULL            THEN u.skip
+                    WHEN dry_run                       THEN 'would run'
+                    WHEN w_error IS NOT NULL           THEN 'failed: ' || w_error
+                    WHEN w_status[u.j] = 'started'     THEN 'started: ' || w_msg[u.j]
+                    WHEN w_status[u.j] = 'succeeded'   THEN 'done'
+                    WHEN w_status[u.j] IS NULL         THEN 'failed: no result from the background worker'
+                    WHEN w_status[u.j] = 'not run'     THEN 'skipped: not run by the worker'
+                                                            || COALESCE(' (' || w_msg[u.j] || ')', '')
+                    ELSE 'failed: ' || COALESCE(NULLIF(pg_catalog.concat_ws(': ',
+                             NULLIF(w_status[u.j], 'failed'), w_msg[u.j]), ''), 'no message')
+               END
+          FROM u
+         ORDER BY u.i;
+END
+$fn$;
+
+COMMENT ON FUNCTION @extschema@.reindex_bloated(boolean, real, bigint, bigint) IS
+  'REINDEX INDEX CONCURRENTLY the btree indexes whose estimated bloat (from pg_stats and pg_class) is at least bloat_fraction of their size and min_bloat_bytes; largest bloat first; runs in a background worker. dry_run => true only lists them.';
 
 -- Partition sets (src/partitions): the configuration of each managed parent, every action taken,
 -- and the progress of long moves. The work itself (creating ahead, retention, moving rows out of
@@ -2197,9 +2385,9 @@ VALUES ('autoindex_run', '30 minutes', 'SELECT count(*) FROM @extschema@.autoind
 --     evidence text        the numbers behind the finding
 --     recommendation text  the SQL to run (SQL comments after it are advice), else advice text
 -- They read the catalogs and the cumulative statistics only (pg_class, pg_stats, pg_stat_*,
--- pg_statio_*, pg_sequences): no table or index is read, no lock above AccessShareLock is taken
--- on a table or index. (pg_sequences calls pg_sequence_last_value(), which opens each sequence
--- with RowExclusiveLock: that conflicts only with ALTER SEQUENCE / DROP, never with nextval.)
+-- pg_statio_*, pg_sequence and each sequence's own row): no table or index is read, no lock
+-- above AccessShareLock is taken. (Not pg_sequences: its pg_sequence_last_value() opens each
+-- sequence with RowExclusiveLock.)
 -- Objects of the current database only. Sizes come from pg_class.relpages (as of the last
 -- VACUUM / ANALYZE / CREATE INDEX), not from pg_relation_size, which would lock.
 --
@@ -2226,7 +2414,8 @@ VALUES ('autoindex_run', '30 minutes', 'SELECT count(*) FROM @extschema@.autoind
 --                  Recommendation: VACUUM (ANALYZE) when >= 20 % of the rows are dead (n_dead_tup:
 --                  the space is not even reusable yet), else VACUUM (FULL, ANALYZE) (ACCESS
 --                  EXCLUSIVE lock for the rewrite) or, online, pg_repack.
--- index_bloat      The estimate of reindex_bloated (maintenance.sql), copied: btree only, the
+-- index_bloat      The estimate of reindex_bloated (maintenance.sql: index_bloat_estimates, one
+--                  implementation): btree only, the
 --                  same exclusions, listed with reindex_bloated's defaults (bloat >= 30 % of the
 --                  index and >= 10 MB), so a row here is an index reindex_bloated() would rebuild
 --                  (if you may: the view lists every index, the function only yours).
@@ -2306,8 +2495,11 @@ WITH const AS (
                       WHERE o LIKE 'fillfactor=%'), 100)                      AS fillfactor
       FROM pg_catalog.pg_class c
       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     CROSS JOIN const k
      WHERE c.relkind IN ('r', 'm')
-       AND c.relpages > 0
+       -- at least 10 MB: a smaller table cannot waste the 10 MB a finding needs, so the 10,000
+       -- small tables of a big schema never reach the pg_stats join below
+       AND c.relpages::numeric * k.bs >= 10485760
        AND c.reltuples >= 0                     -- -1: never vacuumed or analyzed
        AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
        AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
@@ -2399,80 +2591,13 @@ COMMENT ON VIEW @extschema@.table_bloat IS
 
 
 -- ---------------------------------------------------------------------------------------------
--- index_bloat: the estimate of reindex_bloated (keep the two in step).
+-- index_bloat: the estimate of reindex_bloated (one function: index_bloat_estimates).
 
 CREATE VIEW @extschema@.index_bloat AS
-WITH const AS (
-    SELECT pg_catalog.current_setting('block_size')::numeric                 AS bs,
-           COALESCE((SELECT ci.max_data_alignment
-                       FROM pg_catalog.pg_control_init() ci), 8)::numeric     AS maxalign
-), idx AS (
-    SELECT i.indexrelid, i.indrelid, i.indnatts, i.indkey,
-           ni.nspname  AS idx_schema, ci.relname AS idx_name,
-           nt.nspname  AS tbl_schema, ct.relname AS tbl_name,
-           ci.relpages, ci.reltuples,
-           COALESCE((SELECT pg_catalog.substring(o, '^fillfactor=(\d+)$')::numeric
-                       FROM pg_catalog.unnest(ci.reloptions) AS o
-                      WHERE o LIKE 'fillfactor=%'), 90)                       AS fillfactor
-      FROM pg_catalog.pg_index i
-      JOIN pg_catalog.pg_class ci     ON ci.oid = i.indexrelid
-      JOIN pg_catalog.pg_namespace ni ON ni.oid = ci.relnamespace
-      JOIN pg_catalog.pg_class ct     ON ct.oid = i.indrelid
-      JOIN pg_catalog.pg_namespace nt ON nt.oid = ct.relnamespace
-     WHERE ci.relkind = 'i'
-       AND ci.relam = (SELECT am.oid FROM pg_catalog.pg_am am WHERE am.amname = 'btree')
-       AND i.indisvalid AND i.indisready AND i.indislive
-       AND NOT i.indisexclusion
-       AND ci.relpages > 0
-       AND ci.reltuples >= 0
-       AND ct.reltuples >= 0
-       AND ct.relpersistence <> 't'
-       AND nt.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-       AND nt.nspname NOT LIKE 'pg\_toast\_temp\_%'
-       AND nt.nspname NOT LIKE 'pg\_temp\_%'
-), cols AS (
-    SELECT x.indexrelid, a.atttypid, ps.null_frac, ps.avg_width
-      FROM idx x
-     CROSS JOIN LATERAL pg_catalog.generate_series(1, x.indnatts) AS k(pos)
-     CROSS JOIN LATERAL (SELECT x.indkey[k.pos - 1] = 0 AS is_expr) AS e
-      JOIN pg_catalog.pg_attribute a
-        ON a.attrelid = CASE WHEN e.is_expr THEN x.indexrelid ELSE x.indrelid END
-       AND a.attnum   = CASE WHEN e.is_expr THEN k.pos ELSE x.indkey[k.pos - 1] END
-      LEFT JOIN pg_catalog.pg_stats ps
-        ON ps.schemaname = CASE WHEN e.is_expr THEN x.idx_schema ELSE x.tbl_schema END
-       AND ps.tablename  = CASE WHEN e.is_expr THEN x.idx_name   ELSE x.tbl_name   END
-       AND ps.attname    = a.attname
-       AND NOT ps.inherited
-), width AS (
-    SELECT c.indexrelid,
-           pg_catalog.sum(((1 - c.null_frac) * c.avg_width)::numeric)        AS data_bytes,
-           pg_catalog.max(c.null_frac) > 0                                    AS has_nulls
-      FROM cols c
-     GROUP BY c.indexrelid
-    HAVING pg_catalog.count(*) = pg_catalog.count(c.avg_width)
-       AND NOT pg_catalog.bool_or(c.atttypid = 'pg_catalog.name'::pg_catalog.regtype)
-), est AS (
-    SELECT x.*, w.data_bytes, k.bs,
-           x.relpages::numeric * k.bs AS index_bytes,
-           1 + pg_catalog.ceil(x.reltuples::numeric / GREATEST(1, pg_catalog.floor(
-                   (k.bs - 24 - 16) * x.fillfactor / 100
-                   / (4 + pg_catalog.ceil(
-                          (pg_catalog.ceil((8 + CASE WHEN w.has_nulls THEN 4 ELSE 0 END) / k.maxalign) * k.maxalign
-                           + w.data_bytes) / k.maxalign) * k.maxalign))))
-                                      AS expected_pages
-      FROM idx x
-      JOIN width w ON w.indexrelid = x.indexrelid
-     CROSS JOIN const k
-), bloat AS (
-    SELECT e.*,
-           (GREATEST(e.relpages - e.expected_pages, 0) * e.bs)::bigint        AS bloat_bytes,
-           GREATEST(e.relpages - e.expected_pages, 0) / e.relpages            AS bloat_ratio
-      FROM est e
-)
 SELECT b.indexrelid::regclass                                                 AS index_name,
        b.indrelid::regclass                                                   AS table_name,
        b.index_bytes::bigint                                                  AS index_bytes,
-       b.bloat_bytes,
+       b.bloat_bytes::bigint                                                  AS bloat_bytes,
        pg_catalog.round(100 * b.bloat_ratio, 1)                               AS bloat_pct,
        CASE WHEN b.bloat_ratio >= 0.5 AND b.bloat_bytes >= 1073741824 THEN 'critical'
             ELSE 'warning' END                                                AS severity,
@@ -2484,7 +2609,7 @@ SELECT b.indexrelid::regclass                                                 AS
                 ELSE '' END)                                                  AS evidence,
        pg_catalog.format('REINDEX INDEX CONCURRENTLY %s;', b.indexrelid::regclass)
                                                                               AS recommendation
-  FROM bloat b
+  FROM @extschema@.index_bloat_estimates(10485760) b
  WHERE b.bloat_ratio >= 0.3
    AND b.bloat_bytes >= 10485760
  ORDER BY b.bloat_bytes DESC, b.indexrelid;
@@ -2497,24 +2622,25 @@ COMMENT ON VIEW @extschema@.index_bloat IS
 -- stale_statistics: analyze_stale's change and never-analyzed rules.
 
 CREATE VIEW @extschema@.stale_statistics AS
-WITH RECURSIVE analyzed AS (
-    -- relations with something in pg_stats (which a statistics reset does not clear)
-    SELECT DISTINCT ps.schemaname, ps.tablename FROM pg_catalog.pg_stats ps
-), t AS (
+WITH RECURSIVE t AS (
     SELECT c.oid,
            c.relkind,
            GREATEST(c.reltuples, 0)::bigint                                   AS est_rows,
            COALESCE(s.n_mod_since_analyze, 0)                                 AS changed,
            s.last_analyze,
            s.last_autoanalyze,
-           (s.last_analyze IS NULL AND s.last_autoanalyze IS NULL AND a.tablename IS NULL)
-                                                                              AS never_analyzed,
+           -- no analyze recorded, and nothing in pg_stats (which a statistics reset does not
+           -- clear), looked up only for those tables and one by one (OFFSET 0 keeps the
+           -- planner from building all of pg_stats)
+           CASE WHEN s.last_analyze IS NULL AND s.last_autoanalyze IS NULL
+                THEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stats ps
+                                  WHERE ps.schemaname = n.nspname AND ps.tablename = c.relname OFFSET 0)
+                ELSE false END                                                AS never_analyzed,
            GREATEST(c.reltuples, s.n_live_tup, s.n_mod_since_analyze,
                     CASE WHEN c.relpages > 0 THEN 1 END, 0)::bigint          AS some_rows
       FROM pg_catalog.pg_class c
       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = c.oid
-      LEFT JOIN analyzed a ON a.schemaname = n.nspname AND a.tablename = c.relname
      WHERE c.relkind IN ('r', 'm', 'p')
        -- tables of extensions (this one's small job list included) are their authors' business
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
@@ -2805,6 +2931,25 @@ COMMENT ON VIEW @extschema@.cache_hit IS
 -- ---------------------------------------------------------------------------------------------
 -- sequence_exhaustion
 
+-- A sequence's last value (NULL before its first nextval, or without the privilege to read it),
+-- read from the sequence itself under AccessShareLock (pg_sequences' pg_sequence_last_value()
+-- would take RowExclusiveLock).
+CREATE FUNCTION @extschema@.insights_sequence_last_value(seq regclass)
+RETURNS bigint
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v bigint;
+BEGIN
+    IF NOT pg_catalog.has_sequence_privilege(seq, 'SELECT') THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE pg_catalog.format('SELECT CASE WHEN is_called THEN last_value END FROM %s', seq) INTO v;
+    RETURN v;
+END
+$fn$;
+
 CREATE VIEW @extschema@.sequence_exhaustion AS
 WITH fed AS (
     -- columns fed by a sequence: identity and OWNED BY (serial) ...
@@ -2822,14 +2967,16 @@ WITH fed AS (
      WHERE d.classid = 'pg_catalog.pg_attrdef'::regclass
        AND d.refclassid = 'pg_catalog.pg_class'::regclass
 ), seqs AS (
-    SELECT c.oid AS seqid, s.data_type::regtype AS seq_type, s.last_value, s.min_value, s.max_value,
-           s.increment_by
-      FROM pg_catalog.pg_sequences s
-      JOIN pg_catalog.pg_namespace n ON n.nspname = s.schemaname
-      JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = s.sequencename
-     WHERE NOT s.cycle
-       AND s.last_value IS NOT NULL
-       AND s.schemaname NOT LIKE 'pg\_temp\_%'
+    SELECT x.* FROM (
+        SELECT c.oid AS seqid, s.seqtypid::regtype AS seq_type,
+               @extschema@.insights_sequence_last_value(c.oid) AS last_value,
+               s.seqmin AS min_value, s.seqmax AS max_value, s.seqincrement AS increment_by
+          FROM pg_catalog.pg_sequence s
+          JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE NOT s.seqcycle
+           AND n.nspname NOT LIKE 'pg\_temp\_%') x
+     WHERE x.last_value IS NOT NULL
 ), uses AS (
     SELECT q.*, f.tableid, a.attname, a.atttypid,
            CASE a.atttypid WHEN 'pg_catalog.int2'::regtype THEN 32767
@@ -3795,7 +3942,8 @@ GRANT SELECT ON @extschema@.connections, @extschema@.blocking, @extschema@.repli
 -- our stores only: no lock stronger than AccessShareLock.
 --
 -- This file: slow_queries, unused_indexes, duplicate_indexes, invalid_indexes (the last three
--- are the index advisor's drop rules, one implementation: optimizer.index_findings()), and
+-- are the index advisor's drop rules, one implementation: optimizer.index_findings(), rated once
+-- in optimizer.index_insights), and
 -- health(). src/sql/insights_storage.sql and insights_activity.sql hold the others.
 --
 -- slow_queries   queries only (not utility statements, not calls of pg_optimizer's own functions
@@ -3851,36 +3999,46 @@ SELECT f.queryid,
 COMMENT ON VIEW @extschema@.slow_queries IS
   'Statements slow on average or taking a large share of the database''s time, with percentiles and regressions';
 
-CREATE VIEW @extschema@.unused_indexes AS
-SELECT f.indexrelid::regclass AS index_name, f.relid::regclass AS table_name, f.bytes,
+-- The three index views are filters of one view over one call of index_findings(), so health()
+-- reads them all at the cost of one.
+CREATE VIEW @extschema@.index_insights AS
+SELECT CASE f.kind WHEN 'unused' THEN 'unused_indexes' WHEN 'invalid' THEN 'invalid_indexes'
+                   ELSE 'duplicate_indexes' END                             AS insight,
+       f.indexrelid::regclass AS index_name, f.relid::regclass AS table_name,
+       f.other_index AS covered_by, f.kind = 'prefix' AS is_prefix, f.bytes,
        pg_catalog.pg_size_pretty(f.bytes) AS size, f.scans,
-       CASE WHEN f.bytes > 100 * 1024 * 1024 THEN 'warning' ELSE 'info' END AS severity,
+       CASE f.kind
+            WHEN 'unused'  THEN CASE WHEN f.bytes > 100 * 1024 * 1024 THEN 'warning' ELSE 'info' END
+            WHEN 'invalid' THEN CASE WHEN f.bytes > 1024 * 1024 * 1024 THEN 'critical' ELSE 'warning' END
+            ELSE 'warning' END                                              AS severity,
        f.reason AS evidence, f.ddl AS recommendation
-  FROM @extschema@.index_findings() f
- WHERE f.kind = 'unused';
+  FROM @extschema@.index_findings() f;
+COMMENT ON VIEW @extschema@.index_insights IS
+  'The index advisor''s drop findings rated: what unused_indexes, duplicate_indexes and invalid_indexes list (column insight names which)';
+
+CREATE VIEW @extschema@.unused_indexes AS
+SELECT i.index_name, i.table_name, i.bytes, i.size, i.scans, i.severity, i.evidence, i.recommendation
+  FROM @extschema@.index_insights i
+ WHERE i.insight = 'unused_indexes';
 COMMENT ON VIEW @extschema@.unused_indexes IS
   'Indexes not scanned for pg_optimizer.advisor_unused_days (never those of constraints): the index advisor''s drop rule';
 
 CREATE VIEW @extschema@.duplicate_indexes AS
-SELECT f.indexrelid::regclass AS index_name, f.relid::regclass AS table_name, f.other_index AS covered_by,
-       f.kind = 'prefix' AS is_prefix, f.bytes, pg_catalog.pg_size_pretty(f.bytes) AS size,
-       'warning'::text AS severity, f.reason AS evidence, f.ddl AS recommendation
-  FROM @extschema@.index_findings() f
- WHERE f.kind IN ('duplicate', 'prefix');
+SELECT i.index_name, i.table_name, i.covered_by, i.is_prefix, i.bytes, i.size,
+       i.severity, i.evidence, i.recommendation
+  FROM @extschema@.index_insights i
+ WHERE i.insight = 'duplicate_indexes';
 COMMENT ON VIEW @extschema@.duplicate_indexes IS
   'Indexes another index makes redundant (same keys, or a leading prefix of it): the index advisor''s drop rule';
 
 CREATE VIEW @extschema@.invalid_indexes AS
-SELECT f.indexrelid::regclass AS index_name, f.relid::regclass AS table_name, f.bytes,
-       pg_catalog.pg_size_pretty(f.bytes) AS size,
-       CASE WHEN f.bytes > 1024 * 1024 * 1024 THEN 'critical' ELSE 'warning' END AS severity,
-       f.reason AS evidence, f.ddl AS recommendation
-  FROM @extschema@.index_findings() f
- WHERE f.kind = 'invalid';
+SELECT i.index_name, i.table_name, i.bytes, i.size, i.severity, i.evidence, i.recommendation
+  FROM @extschema@.index_insights i
+ WHERE i.insight = 'invalid_indexes';
 COMMENT ON VIEW @extschema@.invalid_indexes IS
   'Invalid indexes (a failed concurrent build) not being built now: written on every change, never read';
 
-GRANT SELECT ON @extschema@.slow_queries, @extschema@.unused_indexes, @extschema@.duplicate_indexes,
+GRANT SELECT ON @extschema@.slow_queries, @extschema@.index_insights, @extschema@.unused_indexes, @extschema@.duplicate_indexes,
                 @extschema@.invalid_indexes TO PUBLIC;
 
 -- One row per area: its worst finding and what to do first. Areas whose views are not there
@@ -3900,7 +4058,8 @@ DECLARE
 BEGIN
     FOR a IN SELECT * FROM (VALUES
             (1, 'queries',       ARRAY['slow_queries']),
-            (2, 'indexes',       ARRAY['invalid_indexes', 'duplicate_indexes', 'unused_indexes', 'index_bloat', 'missing_fk_indexes']),
+            -- index_insights: invalid_indexes, duplicate_indexes and unused_indexes in one read
+            (2, 'indexes',       ARRAY['index_insights', 'index_bloat', 'missing_fk_indexes']),
             (3, 'vacuum',        ARRAY['vacuum_health', 'table_bloat']),
             (4, 'wraparound',    ARRAY['wraparound_risk', 'sequence_exhaustion']),
             (5, 'cache',         ARRAY['cache_hit']),
@@ -3916,10 +4075,15 @@ BEGIN
                 -- A function (it verifies with trial ANALYZEs when asked to): here only its
                 -- unverified candidates (0 trials), so health() stays read-only and lock-light.
                 CONTINUE WHEN to_regprocedure('@extschema@.statistics_advice(integer)') IS NULL;
-                q := 'SELECT severity, evidence, recommendation FROM @extschema@.statistics_advice(0)';
+                q := 'SELECT ''statistics_advice'' AS insight, severity, evidence, recommendation FROM @extschema@.statistics_advice(0)';
             ELSE
                 CONTINUE WHEN to_regclass('@extschema@.' || quote_ident(v)) IS NULL;
-                q := format('SELECT severity, evidence, recommendation FROM @extschema@.%I', v);
+                q := format('SELECT %s AS insight, severity, evidence, recommendation FROM @extschema@.%I', quote_literal(v), v);
+                IF v = 'index_insights' THEN
+                    -- invalid first, then duplicates, then unused: the order of the three views
+                    q := 'SELECT insight, severity, evidence, recommendation FROM @extschema@.index_insights'
+                         ' ORDER BY array_position(ARRAY[''invalid_indexes'', ''duplicate_indexes'', ''unused_indexes''], insight)';
+                END IF;
             END IF;
             FOR r IN EXECUTE q LOOP
                 findings := findings + 1;
@@ -3927,7 +4091,7 @@ BEGIN
                 IF rank > best THEN
                     best := rank;
                     status := r.severity;
-                    top_finding := v || ': ' || r.evidence;
+                    top_finding := r.insight || ': ' || r.evidence;
                     top_action := r.recommendation;
                 END IF;
             END LOOP;

@@ -324,8 +324,12 @@ pub fn tables(relids: &[u32], window_s: f64) -> Result<Vec<TableInfo>, String> {
                        FROM pg_catalog.pg_attribute a
                        LEFT JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
                        LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                       LEFT JOIN pg_catalog.pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname
-                                                      AND s.attname = a.attname AND s.inherited = (c.relkind = 'p')
+                       -- a lateral lookup kept apart (OFFSET 0): joined flat, the planner builds
+                       -- all of pg_stats (100 ms on 10,000 tables) for each table read
+                       LEFT JOIN LATERAL (SELECT s.* FROM pg_catalog.pg_stats s
+                                           WHERE s.schemaname = n.nspname AND s.tablename = c.relname
+                                             AND s.attname = a.attname AND s.inherited = (c.relkind = 'p')
+                                          OFFSET 0) s ON true
                       WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
                       ORDER BY a.attnum",
                     None,

@@ -7,7 +7,8 @@
 -- our stores only: no lock stronger than AccessShareLock.
 --
 -- This file: slow_queries, unused_indexes, duplicate_indexes, invalid_indexes (the last three
--- are the index advisor's drop rules, one implementation: optimizer.index_findings()), and
+-- are the index advisor's drop rules, one implementation: optimizer.index_findings(), rated once
+-- in optimizer.index_insights), and
 -- health(). src/sql/insights_storage.sql and insights_activity.sql hold the others.
 --
 -- slow_queries   queries only (not utility statements, not calls of pg_optimizer's own functions
@@ -63,36 +64,46 @@ SELECT f.queryid,
 COMMENT ON VIEW @extschema@.slow_queries IS
   'Statements slow on average or taking a large share of the database''s time, with percentiles and regressions';
 
-CREATE VIEW @extschema@.unused_indexes AS
-SELECT f.indexrelid::regclass AS index_name, f.relid::regclass AS table_name, f.bytes,
+-- The three index views are filters of one view over one call of index_findings(), so health()
+-- reads them all at the cost of one.
+CREATE VIEW @extschema@.index_insights AS
+SELECT CASE f.kind WHEN 'unused' THEN 'unused_indexes' WHEN 'invalid' THEN 'invalid_indexes'
+                   ELSE 'duplicate_indexes' END                             AS insight,
+       f.indexrelid::regclass AS index_name, f.relid::regclass AS table_name,
+       f.other_index AS covered_by, f.kind = 'prefix' AS is_prefix, f.bytes,
        pg_catalog.pg_size_pretty(f.bytes) AS size, f.scans,
-       CASE WHEN f.bytes > 100 * 1024 * 1024 THEN 'warning' ELSE 'info' END AS severity,
+       CASE f.kind
+            WHEN 'unused'  THEN CASE WHEN f.bytes > 100 * 1024 * 1024 THEN 'warning' ELSE 'info' END
+            WHEN 'invalid' THEN CASE WHEN f.bytes > 1024 * 1024 * 1024 THEN 'critical' ELSE 'warning' END
+            ELSE 'warning' END                                              AS severity,
        f.reason AS evidence, f.ddl AS recommendation
-  FROM @extschema@.index_findings() f
- WHERE f.kind = 'unused';
+  FROM @extschema@.index_findings() f;
+COMMENT ON VIEW @extschema@.index_insights IS
+  'The index advisor''s drop findings rated: what unused_indexes, duplicate_indexes and invalid_indexes list (column insight names which)';
+
+CREATE VIEW @extschema@.unused_indexes AS
+SELECT i.index_name, i.table_name, i.bytes, i.size, i.scans, i.severity, i.evidence, i.recommendation
+  FROM @extschema@.index_insights i
+ WHERE i.insight = 'unused_indexes';
 COMMENT ON VIEW @extschema@.unused_indexes IS
   'Indexes not scanned for pg_optimizer.advisor_unused_days (never those of constraints): the index advisor''s drop rule';
 
 CREATE VIEW @extschema@.duplicate_indexes AS
-SELECT f.indexrelid::regclass AS index_name, f.relid::regclass AS table_name, f.other_index AS covered_by,
-       f.kind = 'prefix' AS is_prefix, f.bytes, pg_catalog.pg_size_pretty(f.bytes) AS size,
-       'warning'::text AS severity, f.reason AS evidence, f.ddl AS recommendation
-  FROM @extschema@.index_findings() f
- WHERE f.kind IN ('duplicate', 'prefix');
+SELECT i.index_name, i.table_name, i.covered_by, i.is_prefix, i.bytes, i.size,
+       i.severity, i.evidence, i.recommendation
+  FROM @extschema@.index_insights i
+ WHERE i.insight = 'duplicate_indexes';
 COMMENT ON VIEW @extschema@.duplicate_indexes IS
   'Indexes another index makes redundant (same keys, or a leading prefix of it): the index advisor''s drop rule';
 
 CREATE VIEW @extschema@.invalid_indexes AS
-SELECT f.indexrelid::regclass AS index_name, f.relid::regclass AS table_name, f.bytes,
-       pg_catalog.pg_size_pretty(f.bytes) AS size,
-       CASE WHEN f.bytes > 1024 * 1024 * 1024 THEN 'critical' ELSE 'warning' END AS severity,
-       f.reason AS evidence, f.ddl AS recommendation
-  FROM @extschema@.index_findings() f
- WHERE f.kind = 'invalid';
+SELECT i.index_name, i.table_name, i.bytes, i.size, i.severity, i.evidence, i.recommendation
+  FROM @extschema@.index_insights i
+ WHERE i.insight = 'invalid_indexes';
 COMMENT ON VIEW @extschema@.invalid_indexes IS
   'Invalid indexes (a failed concurrent build) not being built now: written on every change, never read';
 
-GRANT SELECT ON @extschema@.slow_queries, @extschema@.unused_indexes, @extschema@.duplicate_indexes,
+GRANT SELECT ON @extschema@.slow_queries, @extschema@.index_insights, @extschema@.unused_indexes, @extschema@.duplicate_indexes,
                 @extschema@.invalid_indexes TO PUBLIC;
 
 -- One row per area: its worst finding and what to do first. Areas whose views are not there
@@ -112,7 +123,8 @@ DECLARE
 BEGIN
     FOR a IN SELECT * FROM (VALUES
             (1, 'queries',       ARRAY['slow_queries']),
-            (2, 'indexes',       ARRAY['invalid_indexes', 'duplicate_indexes', 'unused_indexes', 'index_bloat', 'missing_fk_indexes']),
+            -- index_insights: invalid_indexes, duplicate_indexes and unused_indexes in one read
+            (2, 'indexes',       ARRAY['index_insights', 'index_bloat', 'missing_fk_indexes']),
             (3, 'vacuum',        ARRAY['vacuum_health', 'table_bloat']),
             (4, 'wraparound',    ARRAY['wraparound_risk', 'sequence_exhaustion']),
             (5, 'cache',         ARRAY['cache_hit']),
@@ -128,10 +140,15 @@ BEGIN
                 -- A function (it verifies with trial ANALYZEs when asked to): here only its
                 -- unverified candidates (0 trials), so health() stays read-only and lock-light.
                 CONTINUE WHEN to_regprocedure('@extschema@.statistics_advice(integer)') IS NULL;
-                q := 'SELECT severity, evidence, recommendation FROM @extschema@.statistics_advice(0)';
+                q := 'SELECT ''statistics_advice'' AS insight, severity, evidence, recommendation FROM @extschema@.statistics_advice(0)';
             ELSE
                 CONTINUE WHEN to_regclass('@extschema@.' || quote_ident(v)) IS NULL;
-                q := format('SELECT severity, evidence, recommendation FROM @extschema@.%I', v);
+                q := format('SELECT %s AS insight, severity, evidence, recommendation FROM @extschema@.%I', quote_literal(v), v);
+                IF v = 'index_insights' THEN
+                    -- invalid first, then duplicates, then unused: the order of the three views
+                    q := 'SELECT insight, severity, evidence, recommendation FROM @extschema@.index_insights'
+                         ' ORDER BY array_position(ARRAY[''invalid_indexes'', ''duplicate_indexes'', ''unused_indexes''], insight)';
+                END IF;
             END IF;
             FOR r IN EXECUTE q LOOP
                 findings := findings + 1;
@@ -139,7 +156,7 @@ BEGIN
                 IF rank > best THEN
                     best := rank;
                     status := r.severity;
-                    top_finding := v || ': ' || r.evidence;
+                    top_finding := r.insight || ': ' || r.evidence;
                     top_action := r.recommendation;
                 END IF;
             END LOOP;

@@ -35,7 +35,8 @@
 --                  Recommendation: VACUUM (ANALYZE) when >= 20 % of the rows are dead (n_dead_tup:
 --                  the space is not even reusable yet), else VACUUM (FULL, ANALYZE) (ACCESS
 --                  EXCLUSIVE lock for the rewrite) or, online, pg_repack.
--- index_bloat      The estimate of reindex_bloated (maintenance.sql), copied: btree only, the
+-- index_bloat      The estimate of reindex_bloated (maintenance.sql: index_bloat_estimates, one
+--                  implementation): btree only, the
 --                  same exclusions, listed with reindex_bloated's defaults (bloat >= 30 % of the
 --                  index and >= 10 MB), so a row here is an index reindex_bloated() would rebuild
 --                  (if you may: the view lists every index, the function only yours).
@@ -115,8 +116,11 @@ WITH const AS (
                       WHERE o LIKE 'fillfactor=%'), 100)                      AS fillfactor
       FROM pg_catalog.pg_class c
       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     CROSS JOIN const k
      WHERE c.relkind IN ('r', 'm')
-       AND c.relpages > 0
+       -- at least 10 MB: a smaller table cannot waste the 10 MB a finding needs, so the 10,000
+       -- small tables of a big schema never reach the pg_stats join below
+       AND c.relpages::numeric * k.bs >= 10485760
        AND c.reltuples >= 0                     -- -1: never vacuumed or analyzed
        AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
        AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
@@ -208,80 +212,13 @@ COMMENT ON VIEW @extschema@.table_bloat IS
 
 
 -- ---------------------------------------------------------------------------------------------
--- index_bloat: the estimate of reindex_bloated (keep the two in step).
+-- index_bloat: the estimate of reindex_bloated (one function: index_bloat_estimates).
 
 CREATE VIEW @extschema@.index_bloat AS
-WITH const AS (
-    SELECT pg_catalog.current_setting('block_size')::numeric                 AS bs,
-           COALESCE((SELECT ci.max_data_alignment
-                       FROM pg_catalog.pg_control_init() ci), 8)::numeric     AS maxalign
-), idx AS (
-    SELECT i.indexrelid, i.indrelid, i.indnatts, i.indkey,
-           ni.nspname  AS idx_schema, ci.relname AS idx_name,
-           nt.nspname  AS tbl_schema, ct.relname AS tbl_name,
-           ci.relpages, ci.reltuples,
-           COALESCE((SELECT pg_catalog.substring(o, '^fillfactor=(\d+)$')::numeric
-                       FROM pg_catalog.unnest(ci.reloptions) AS o
-                      WHERE o LIKE 'fillfactor=%'), 90)                       AS fillfactor
-      FROM pg_catalog.pg_index i
-      JOIN pg_catalog.pg_class ci     ON ci.oid = i.indexrelid
-      JOIN pg_catalog.pg_namespace ni ON ni.oid = ci.relnamespace
-      JOIN pg_catalog.pg_class ct     ON ct.oid = i.indrelid
-      JOIN pg_catalog.pg_namespace nt ON nt.oid = ct.relnamespace
-     WHERE ci.relkind = 'i'
-       AND ci.relam = (SELECT am.oid FROM pg_catalog.pg_am am WHERE am.amname = 'btree')
-       AND i.indisvalid AND i.indisready AND i.indislive
-       AND NOT i.indisexclusion
-       AND ci.relpages > 0
-       AND ci.reltuples >= 0
-       AND ct.reltuples >= 0
-       AND ct.relpersistence <> 't'
-       AND nt.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-       AND nt.nspname NOT LIKE 'pg\_toast\_temp\_%'
-       AND nt.nspname NOT LIKE 'pg\_temp\_%'
-), cols AS (
-    SELECT x.indexrelid, a.atttypid, ps.null_frac, ps.avg_width
-      FROM idx x
-     CROSS JOIN LATERAL pg_catalog.generate_series(1, x.indnatts) AS k(pos)
-     CROSS JOIN LATERAL (SELECT x.indkey[k.pos - 1] = 0 AS is_expr) AS e
-      JOIN pg_catalog.pg_attribute a
-        ON a.attrelid = CASE WHEN e.is_expr THEN x.indexrelid ELSE x.indrelid END
-       AND a.attnum   = CASE WHEN e.is_expr THEN k.pos ELSE x.indkey[k.pos - 1] END
-      LEFT JOIN pg_catalog.pg_stats ps
-        ON ps.schemaname = CASE WHEN e.is_expr THEN x.idx_schema ELSE x.tbl_schema END
-       AND ps.tablename  = CASE WHEN e.is_expr THEN x.idx_name   ELSE x.tbl_name   END
-       AND ps.attname    = a.attname
-       AND NOT ps.inherited
-), width AS (
-    SELECT c.indexrelid,
-           pg_catalog.sum(((1 - c.null_frac) * c.avg_width)::numeric)        AS data_bytes,
-           pg_catalog.max(c.null_frac) > 0                                    AS has_nulls
-      FROM cols c
-     GROUP BY c.indexrelid
-    HAVING pg_catalog.count(*) = pg_catalog.count(c.avg_width)
-       AND NOT pg_catalog.bool_or(c.atttypid = 'pg_catalog.name'::pg_catalog.regtype)
-), est AS (
-    SELECT x.*, w.data_bytes, k.bs,
-           x.relpages::numeric * k.bs AS index_bytes,
-           1 + pg_catalog.ceil(x.reltuples::numeric / GREATEST(1, pg_catalog.floor(
-                   (k.bs - 24 - 16) * x.fillfactor / 100
-                   / (4 + pg_catalog.ceil(
-                          (pg_catalog.ceil((8 + CASE WHEN w.has_nulls THEN 4 ELSE 0 END) / k.maxalign) * k.maxalign
-                           + w.data_bytes) / k.maxalign) * k.maxalign))))
-                                      AS expected_pages
-      FROM idx x
-      JOIN width w ON w.indexrelid = x.indexrelid
-     CROSS JOIN const k
-), bloat AS (
-    SELECT e.*,
-           (GREATEST(e.relpages - e.expected_pages, 0) * e.bs)::bigint        AS bloat_bytes,
-           GREATEST(e.relpages - e.expected_pages, 0) / e.relpages            AS bloat_ratio
-      FROM est e
-)
 SELECT b.indexrelid::regclass                                                 AS index_name,
        b.indrelid::regclass                                                   AS table_name,
        b.index_bytes::bigint                                                  AS index_bytes,
-       b.bloat_bytes,
+       b.bloat_bytes::bigint                                                  AS bloat_bytes,
        pg_catalog.round(100 * b.bloat_ratio, 1)                               AS bloat_pct,
        CASE WHEN b.bloat_ratio >= 0.5 AND b.bloat_bytes >= 1073741824 THEN 'critical'
             ELSE 'warning' END                                                AS severity,
@@ -293,7 +230,7 @@ SELECT b.indexrelid::regclass                                                 AS
                 ELSE '' END)                                                  AS evidence,
        pg_catalog.format('REINDEX INDEX CONCURRENTLY %s;', b.indexrelid::regclass)
                                                                               AS recommendation
-  FROM bloat b
+  FROM @extschema@.index_bloat_estimates(10485760) b
  WHERE b.bloat_ratio >= 0.3
    AND b.bloat_bytes >= 10485760
  ORDER BY b.bloat_bytes DESC, b.indexrelid;
@@ -306,24 +243,25 @@ COMMENT ON VIEW @extschema@.index_bloat IS
 -- stale_statistics: analyze_stale's change and never-analyzed rules.
 
 CREATE VIEW @extschema@.stale_statistics AS
-WITH RECURSIVE analyzed AS (
-    -- relations with something in pg_stats (which a statistics reset does not clear)
-    SELECT DISTINCT ps.schemaname, ps.tablename FROM pg_catalog.pg_stats ps
-), t AS (
+WITH RECURSIVE t AS (
     SELECT c.oid,
            c.relkind,
            GREATEST(c.reltuples, 0)::bigint                                   AS est_rows,
            COALESCE(s.n_mod_since_analyze, 0)                                 AS changed,
            s.last_analyze,
            s.last_autoanalyze,
-           (s.last_analyze IS NULL AND s.last_autoanalyze IS NULL AND a.tablename IS NULL)
-                                                                              AS never_analyzed,
+           -- no analyze recorded, and nothing in pg_stats (which a statistics reset does not
+           -- clear), looked up only for those tables and one by one (OFFSET 0 keeps the
+           -- planner from building all of pg_stats)
+           CASE WHEN s.last_analyze IS NULL AND s.last_autoanalyze IS NULL
+                THEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stats ps
+                                  WHERE ps.schemaname = n.nspname AND ps.tablename = c.relname OFFSET 0)
+                ELSE false END                                                AS never_analyzed,
            GREATEST(c.reltuples, s.n_live_tup, s.n_mod_since_analyze,
                     CASE WHEN c.relpages > 0 THEN 1 END, 0)::bigint          AS some_rows
       FROM pg_catalog.pg_class c
       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = c.oid
-      LEFT JOIN analyzed a ON a.schemaname = n.nspname AND a.tablename = c.relname
      WHERE c.relkind IN ('r', 'm', 'p')
        -- tables of extensions (this one's small job list included) are their authors' business
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e

@@ -370,6 +370,90 @@ COMMENT ON FUNCTION @extschema@.vacuum_needed(boolean, real, bigint, bigint) IS
 -- 'started: running as run N'; the outcome is recorded in optimizer.job_runs under the job name
 -- 'reindex_bloated' (one run for all the commands, each command in its own transaction).
 
+-- The estimate, shared by reindex_bloated() and the view optimizer.index_bloat: every btree index
+-- not left out above that is at least min_bytes large (a smaller one cannot hold min_bytes of
+-- bloat, so on a database of 10,000 small tables the pg_stats join below sees none of them).
+CREATE FUNCTION @extschema@.index_bloat_estimates(min_bytes bigint)
+RETURNS TABLE (indexrelid oid, indrelid oid, idx_schema name, idx_name name, relpages integer,
+               reltuples real, index_bytes numeric, expected_pages numeric, bloat_bytes numeric,
+               bloat_ratio numeric)
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    WITH const AS (
+        SELECT pg_catalog.current_setting('block_size')::numeric            AS bs,
+               COALESCE((SELECT ci.max_data_alignment
+                           FROM pg_catalog.pg_control_init() ci), 8)::numeric AS maxalign
+    ), idx AS (
+        SELECT i.indexrelid, i.indrelid, i.indnatts, i.indkey,
+               ni.nspname  AS idx_schema, ci.relname AS idx_name,
+               nt.nspname  AS tbl_schema, ct.relname AS tbl_name,
+               ci.relpages, ci.reltuples,
+               COALESCE((SELECT pg_catalog.substring(o, '^fillfactor=(\d+)$')::numeric
+                           FROM pg_catalog.unnest(ci.reloptions) AS o
+                          WHERE o LIKE 'fillfactor=%'), 90)                 AS fillfactor
+          FROM pg_catalog.pg_index i
+          JOIN pg_catalog.pg_class ci     ON ci.oid = i.indexrelid
+          JOIN pg_catalog.pg_namespace ni ON ni.oid = ci.relnamespace
+          JOIN pg_catalog.pg_class ct     ON ct.oid = i.indrelid
+          JOIN pg_catalog.pg_namespace nt ON nt.oid = ct.relnamespace
+         CROSS JOIN const k
+         WHERE ci.relkind = 'i'
+           AND ci.relam = (SELECT am.oid FROM pg_catalog.pg_am am WHERE am.amname = 'btree')
+           AND i.indisvalid AND i.indisready AND i.indislive
+           AND NOT i.indisexclusion
+           AND ci.relpages > 0
+           AND ci.relpages::numeric * k.bs >= min_bytes
+           AND ci.reltuples >= 0                -- -1: never vacuumed or analyzed
+           AND ct.reltuples >= 0
+           AND ct.relpersistence <> 't'
+           AND nt.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+           AND nt.nspname NOT LIKE 'pg\_toast\_temp\_%'
+           AND nt.nspname NOT LIKE 'pg\_temp\_%'
+    ), cols AS (
+        -- one row per index column: key and INCLUDE columns alike (all are stored in the leaves)
+        SELECT x.indexrelid, a.atttypid, ps.null_frac, ps.avg_width
+          FROM idx x
+         CROSS JOIN LATERAL pg_catalog.generate_series(1, x.indnatts) AS k(pos)
+         CROSS JOIN LATERAL (SELECT x.indkey[k.pos - 1] = 0 AS is_expr) AS e   -- int2vector is 0-based
+          JOIN pg_catalog.pg_attribute a
+            ON a.attrelid = CASE WHEN e.is_expr THEN x.indexrelid ELSE x.indrelid END
+           AND a.attnum   = CASE WHEN e.is_expr THEN k.pos ELSE x.indkey[k.pos - 1] END
+          LEFT JOIN pg_catalog.pg_stats ps
+            ON ps.schemaname = CASE WHEN e.is_expr THEN x.idx_schema ELSE x.tbl_schema END
+           AND ps.tablename  = CASE WHEN e.is_expr THEN x.idx_name   ELSE x.tbl_name   END
+           AND ps.attname    = a.attname
+           AND NOT ps.inherited
+    ), width AS (
+        SELECT c.indexrelid,
+               pg_catalog.sum(((1 - c.null_frac) * c.avg_width)::numeric) AS data_bytes,
+               pg_catalog.max(c.null_frac) > 0                   AS has_nulls
+          FROM cols c
+         GROUP BY c.indexrelid
+        HAVING pg_catalog.count(*) = pg_catalog.count(c.avg_width)            -- statistics for every column
+           AND NOT pg_catalog.bool_or(c.atttypid = 'pg_catalog.name'::pg_catalog.regtype)
+    ), est AS (
+        SELECT x.indexrelid, x.indrelid, x.idx_schema, x.idx_name, x.relpages, x.reltuples, k.bs,
+               x.relpages::numeric * k.bs AS index_bytes,
+               1 + pg_catalog.ceil(x.reltuples::numeric / GREATEST(1, pg_catalog.floor(
+                       (k.bs - 24 - 16) * x.fillfactor / 100
+                       / (4 + pg_catalog.ceil(
+                              (pg_catalog.ceil((8 + CASE WHEN w.has_nulls THEN 4 ELSE 0 END) / k.maxalign) * k.maxalign
+                               + w.data_bytes) / k.maxalign) * k.maxalign))))
+                                          AS expected_pages
+          FROM idx x
+          JOIN width w ON w.indexrelid = x.indexrelid
+         CROSS JOIN const k
+    )
+    SELECT e.indexrelid, e.indrelid, e.idx_schema, e.idx_name, e.relpages, e.reltuples, e.index_bytes,
+           e.expected_pages,
+           GREATEST(e.relpages - e.expected_pages, 0) * e.bs        AS bloat_bytes,
+           GREATEST(e.relpages - e.expected_pages, 0) / e.relpages  AS bloat_ratio
+      FROM est e
+$fn$;
+COMMENT ON FUNCTION @extschema@.index_bloat_estimates(bigint) IS
+  'The statistics-based btree bloat estimate of reindex_bloated() and optimizer.index_bloat, for the indexes of at least min_bytes';
+
 CREATE FUNCTION @extschema@.reindex_bloated(
     dry_run         boolean DEFAULT false,
     bloat_fraction  real    DEFAULT 0.3,
@@ -396,74 +480,9 @@ BEGIN
               USING ERRCODE = 'null_value_not_allowed';
     END IF;
 
-    WITH const AS (
-        SELECT pg_catalog.current_setting('block_size')::numeric            AS bs,
-               COALESCE((SELECT ci.max_data_alignment
-                           FROM pg_catalog.pg_control_init() ci), 8)::numeric AS maxalign
-    ), idx AS (
-        SELECT i.indexrelid, i.indrelid, i.indnatts, i.indkey,
-               ni.nspname  AS idx_schema, ci.relname AS idx_name,
-               nt.nspname  AS tbl_schema, ct.relname AS tbl_name,
-               ci.relpages, ci.reltuples,
-               COALESCE((SELECT pg_catalog.substring(o, '^fillfactor=(\d+)$')::numeric
-                           FROM pg_catalog.unnest(ci.reloptions) AS o
-                          WHERE o LIKE 'fillfactor=%'), 90)                 AS fillfactor
-          FROM pg_catalog.pg_index i
-          JOIN pg_catalog.pg_class ci     ON ci.oid = i.indexrelid
-          JOIN pg_catalog.pg_namespace ni ON ni.oid = ci.relnamespace
-          JOIN pg_catalog.pg_class ct     ON ct.oid = i.indrelid
-          JOIN pg_catalog.pg_namespace nt ON nt.oid = ct.relnamespace
-         WHERE ci.relkind = 'i'
-           AND ci.relam = (SELECT am.oid FROM pg_catalog.pg_am am WHERE am.amname = 'btree')
-           AND i.indisvalid AND i.indisready AND i.indislive
-           AND NOT i.indisexclusion
-           AND ci.relpages > 0
-           AND ci.reltuples >= 0                -- -1: never vacuumed or analyzed
-           AND ct.reltuples >= 0
-           AND ct.relpersistence <> 't'
-           AND nt.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-           AND nt.nspname NOT LIKE 'pg\_toast\_temp\_%'
-           AND nt.nspname NOT LIKE 'pg\_temp\_%'
-           AND @extschema@.may_maintain(ct.oid, 'reindex')
-    ), cols AS (
-        -- one row per index column: key and INCLUDE columns alike (all are stored in the leaves)
-        SELECT x.indexrelid, a.atttypid, ps.null_frac, ps.avg_width
-          FROM idx x
-         CROSS JOIN LATERAL pg_catalog.generate_series(1, x.indnatts) AS k(pos)
-         CROSS JOIN LATERAL (SELECT x.indkey[k.pos - 1] = 0 AS is_expr) AS e   -- int2vector is 0-based
-          JOIN pg_catalog.pg_attribute a
-            ON a.attrelid = CASE WHEN e.is_expr THEN x.indexrelid ELSE x.indrelid END
-           AND a.attnum   = CASE WHEN e.is_expr THEN k.pos ELSE x.indkey[k.pos - 1] END
-          LEFT JOIN pg_catalog.pg_stats ps
-            ON ps.schemaname = CASE WHEN e.is_expr THEN x.idx_schema ELSE x.tbl_schema END
-           AND ps.tablename  = CASE WHEN e.is_expr THEN x.idx_name   ELSE x.tbl_name   END
-           AND ps.attname    = a.attname
-           AND NOT ps.inherited
-    ), width AS (
-        SELECT c.indexrelid,
-               pg_catalog.sum(((1 - c.null_frac) * c.avg_width)::numeric) AS data_bytes,
-               pg_catalog.max(c.null_frac) > 0                   AS has_nulls
-          FROM cols c
-         GROUP BY c.indexrelid
-        HAVING pg_catalog.count(*) = pg_catalog.count(c.avg_width)            -- statistics for every column
-           AND NOT pg_catalog.bool_or(c.atttypid = 'pg_catalog.name'::pg_catalog.regtype)
-    ), est AS (
-        SELECT x.*, w.data_bytes, k.bs,
-               x.relpages::numeric * k.bs AS index_bytes,
-               1 + pg_catalog.ceil(x.reltuples::numeric / GREATEST(1, pg_catalog.floor(
-                       (k.bs - 24 - 16) * x.fillfactor / 100
-                       / (4 + pg_catalog.ceil(
-                              (pg_catalog.ceil((8 + CASE WHEN w.has_nulls THEN 4 ELSE 0 END) / k.maxalign) * k.maxalign
-                               + w.data_bytes) / k.maxalign) * k.maxalign))))
-                                          AS expected_pages
-          FROM idx x
-          JOIN width w ON w.indexrelid = x.indexrelid
-         CROSS JOIN const k
-    ), bloat AS (
-        SELECT e.*,
-               GREATEST(e.relpages - e.expected_pages, 0) * e.bs        AS bloat_bytes,
-               GREATEST(e.relpages - e.expected_pages, 0) / e.relpages  AS bloat_ratio
-          FROM est e
+    WITH b AS (
+        SELECT e.* FROM @extschema@.index_bloat_estimates(min_bloat_bytes) e
+         WHERE @extschema@.may_maintain(e.indrelid, 'reindex')
     )
     SELECT pg_catalog.array_agg(b.indexrelid::regclass ORDER BY b.bloat_bytes DESC, b.indexrelid),
            pg_catalog.array_agg(pg_catalog.format('%I.%I', b.idx_schema, b.idx_name)
@@ -485,7 +504,7 @@ BEGIN
                                                             pg_catalog.pg_size_pretty(max_index_bytes)) END
                                 ORDER BY b.bloat_bytes DESC, b.indexrelid)
       INTO rels, names, cmds, reasons, skips
-      FROM bloat b
+      FROM b
      WHERE b.bloat_ratio >= bloat_fraction
        AND b.bloat_bytes >= min_bloat_bytes;
 

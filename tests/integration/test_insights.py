@@ -62,6 +62,12 @@ def test_duplicate_invalid_and_unused_indexes(pg):
     listed = {r[0] for r in sql(pg, "SELECT index_name::text FROM optimizer.invalid_indexes UNION ALL "
                                     "SELECT index_name::text FROM optimizer.duplicate_indexes")}
     assert listed <= advised, (listed, advised)
+    # health() reads the three through one index_insights read, invalid first, each under its name.
+    h = {r[0]: r for r in sql(pg, "SELECT area, status, findings, top_finding FROM optimizer.health()")}
+    assert h["indexes"][3].startswith("invalid_indexes: INVALID"), h["indexes"]
+    assert int(h["indexes"][2]) >= len(inv) + len(dup), h["indexes"]
+    assert sorted(r[0] for r in sql(pg, "SELECT DISTINCT insight FROM optimizer.index_insights")) == \
+        ["duplicate_indexes", "invalid_indexes"]
     # Unused: not scanned for advisor_unused_days (0 here: every index never scanned).
     unused = sql(pg, "SET pg_optimizer.advisor_unused_days = 0; SELECT index_name::text, severity FROM optimizer.unused_indexes")
     assert ["t_a_b", "info"] in unused or any(u[0] == "t_a_b" for u in unused), unused
