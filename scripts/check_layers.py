@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The layer rule of src/lib.rs, checked: a module uses only modules of its own layer or below.
 
-    core crate (pure) -> pg, gucs, error -> shmem, stats -> capture, whatif -> hooks -> advisor, scheduler, partitions -> workers -> api
+    core crate (pure) -> pg, gucs, error -> shmem, stats -> capture, whatif -> hooks -> advisor, scheduler, partitions, insights -> workers -> api
 
 Every `crate::<module>` path in a file under src/<module>/ (or src/<module>.rs) is checked against
 this table. Exits 1 and lists each upward reference. Run by `make unit`."""
@@ -15,7 +15,7 @@ LAYERS = {
     "shmem": 2, "stats": 2,
     "capture": 3, "whatif": 3,
     "hooks": 4,
-    "advisor": 5, "scheduler": 5, "partitions": 5,
+    "advisor": 5, "scheduler": 5, "partitions": 5, "insights": 5,
     "workers": 6,
     "api": 7,
     "tests": 8,

@@ -15,12 +15,15 @@
 //! - `scheduler` jobs: their SQL, the execution of one run (as its owner), the runner hand-off
 //! - `partitions` partition sets: create ahead, retention, default-partition rescue, online
 //!             conversion and its undo, run by a worker as each table's owner
+//! - `insights` the linter's inputs (statements, catalog facts) and the report's JSON document;
+//!             the rules and the rendering are the core's (most insights are SQL views)
 //! - `workers` the background processes: launcher, one scheduler per database, job runners
 //! - `api`     every SQL function; the views over them are in `src/sql/`
 //!
 //! **Layers only look down** (`scripts/check_layers.py`, run by `make unit`, enforces it):
 //! `pg_optimizer_core` (pure) -> `pg`, `gucs`, `error` (FFI glue, settings, errors) -> `shmem`
-//! (stores) -> `capture` (the plan walk) and `whatif` -> `hooks` -> `advisor`, `scheduler`, `partitions` ->
+//! (stores) -> `capture` (the plan walk) and `whatif` -> `hooks` -> `advisor`, `scheduler`, `partitions`,
+//! `insights` ->
 //! `workers` -> `api`. A module
 //! uses only modules of its own layer or below; the hooks own the nesting count and pass depths
 //! down (`pg::nesting` documents the protocol).
@@ -39,6 +42,7 @@ pub mod whatif;
 pub mod advisor;
 pub mod scheduler;
 pub mod partitions;
+pub mod insights;
 pub mod workers;
 
 ::pgrx::pg_module_magic!(name, version);
@@ -63,6 +67,9 @@ extension_sql_file!("sql/history.sql", name = "history", requires = ["views", "s
 extension_sql_file!("sql/insights_storage.sql", name = "insights_storage", requires = ["maintenance"]);
 extension_sql_file!("sql/insights_statistics.sql", name = "insights_statistics", requires = ["views"]);
 extension_sql_file!("sql/insights_activity.sql", name = "insights_activity", requires = ["views"]);
+// The workload that travels, and the linter (the report is a function: nothing to create).
+extension_sql_file!("sql/workload.sql", name = "workload", requires = ["views"]);
+extension_sql_file!("sql/lint.sql", name = "lint", requires = ["views", lint_statements]);
 extension_sql_file!("sql/insights.sql", name = "insights", finalize);
 
 #[pg_guard]

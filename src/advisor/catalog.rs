@@ -249,10 +249,11 @@ fn sorts_descending(opno: u32) -> bool {
 /// Seconds the statistics window covers: since this database's statistics were reset, or since
 /// the server started. Write rates and index scan counts are per this window.
 pub fn stats_window_seconds() -> Result<f64, String> {
-    Ok(Spi::get_one::<f64>(
+    Ok(crate::pg::read_one::<f64>(
         "SELECT EXTRACT(epoch FROM now() - COALESCE(
                   (SELECT stats_reset FROM pg_catalog.pg_stat_database WHERE datname = pg_catalog.current_database()),
                   pg_catalog.pg_postmaster_start_time()))::float8",
+        &[],
     )
     .map_err(spi_err)?
     .unwrap_or(0.0))
@@ -262,7 +263,7 @@ pub fn stats_window_seconds() -> Result<f64, String> {
 /// rates are per second of `window_s` (see [`stats_window_seconds`]).
 pub fn tables(relids: &[u32], window_s: f64) -> Result<Vec<TableInfo>, String> {
     let mut out = vec![];
-    let has_trgm = Spi::get_one::<bool>("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_trgm')")
+    let has_trgm = crate::pg::read_one::<bool>("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_trgm')", &[])
         .map_err(spi_err)?
         .unwrap_or(false);
     let window_s = window_s.max(1.0);

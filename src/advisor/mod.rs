@@ -7,3 +7,4 @@ pub use pg_optimizer_core::advisor::{candidates, coverage, drop, merge, model, s
 
 pub mod catalog;
 pub mod run;
+pub mod workload;

@@ -4,7 +4,7 @@
 
 use super::catalog::{self, Recorded};
 use super::model::*;
-use super::{candidates, coverage, drop, merge::merge_covering, select, text, write_cost};
+use super::{candidates, coverage, drop, merge::merge_covering, select, text, workload, write_cost};
 use crate::pg::identity::{run_as, Roles};
 use crate::whatif::{self, plan};
 use pgrx::prelude::*;
@@ -21,6 +21,8 @@ pub struct Options {
     pub time_calibration: f64,
     pub unused_days: f64,
     pub drops: bool,
+    /// The workloads to advise: `local` (this server's) and names of imported ones; None: local.
+    pub sources: Option<Vec<String>>,
 }
 
 /// What a row of advice says to do.
@@ -118,8 +120,29 @@ pub fn run(o: &Options) -> Result<Report, String> {
 }
 
 fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String> {
-    let recorded: Vec<Recorded> = catalog::statements()?;
     let mut rows = vec![];
+    // Statistics window, once per run: write rates, statement weights per hour and index usage
+    // all refer to it (at least a minute, so a fresh reset does not blow rates up).
+    let window = catalog::stats_window_seconds()?.max(60.0);
+    // The workload: this server's (unless the sources leave it out) and the imported ones, one
+    // statement per query id, counts brought to this server's window.
+    let local = o.sources.as_ref().is_none_or(|s| s.iter().any(|x| x == workload::LOCAL));
+    let mut recorded: Vec<Recorded> = if local { catalog::statements()? } else { vec![] };
+    let local_ids: BTreeSet<u64> = recorded.iter().map(|r| r.queryid).collect();
+    let imported = workload::imported(o.sources.as_deref().unwrap_or(&[]), window)?;
+    for (queryid, why) in &imported.notes {
+        rows.push(note(*queryid, why));
+    }
+    for s in imported.statements {
+        match recorded.iter_mut().find(|l| l.queryid == s.queryid) {
+            Some(l) => {
+                l.calls += s.calls;
+                l.total_ms += s.total_ms;
+                l.rows += s.rows;
+            }
+            None => recorded.push(s),
+        }
+    }
     // 1. Plan every recorded statement once, without new indexes.
     let mut plannable: Vec<(Recorded, plan::Prepared, plan::Costed)> = vec![];
     // Each statement is parsed and planned as the role that ran it (never as the caller: planning
@@ -157,15 +180,27 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
         }
     }
     let queryids: BTreeSet<u64> = plannable.iter().map(|p| p.0.queryid).collect();
-    let (quals, sorts) = catalog::quals_and_sorts(&queryids)?;
+    let (mut quals, mut sorts) = catalog::quals_and_sorts(&queryids)?;
+    // Imported statements bring their quals (a statement also recorded here keeps this server's).
+    let theirs = |q: u64| queryids.contains(&q) && !local_ids.contains(&q);
+    quals.extend(imported.quals.into_iter().filter(|q| theirs(q.queryid)));
+    sorts.extend(imported.sorts.into_iter().filter(|s| theirs(s.queryid)));
+    let (quals, sorts) = (quals, sorts);
     let mut relids: BTreeSet<u32> = BTreeSet::new();
     for p in &plannable {
         relids.extend(p.2.tables.iter().map(|&t| u32::from(t)));
     }
-    // Statistics window, once per run: write rates, statement weights per hour and index usage
-    // all refer to it (at least a minute, so a fresh reset does not blow rates up).
-    let window = catalog::stats_window_seconds()?.max(60.0);
     let mut tables = catalog::tables(&relids.iter().copied().collect::<Vec<_>>(), window)?;
+    // Writes recorded on the imported sources' servers load the same tables.
+    for t in tables.iter_mut() {
+        if let Some(w) = imported.writes.get(&t.relid) {
+            t.writes.inserts += w.inserts;
+            t.writes.updates += w.updates;
+            t.writes.hot_updates += w.hot_updates;
+            t.writes.deletes += w.deletes;
+            t.writes.vacuums += w.vacuums;
+        }
+    }
     // Which columns the recorded UPDATEs change, weighted by the rows they changed: an index on
     // one of them turns those HOT updates into full ones (write_cost::p_block).
     for (r, st, _) in &plannable {

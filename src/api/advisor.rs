@@ -6,7 +6,27 @@ use crate::error::{invalid_argument, Result};
 use crate::gucs;
 use pgrx::prelude::*;
 
-fn options(budget_mb: Option<i32>, max_per_table: Option<i32>, drops: bool) -> Result<Options> {
+pub(crate) fn options(budget_mb: Option<i32>, max_per_table: Option<i32>, drops: bool) -> Result<Options> {
+    options_with_sources(budget_mb, max_per_table, drops, None)
+}
+
+/// Options, with the workloads to advise (`sources`: `local` and imported names; NULL: local).
+pub(crate) fn options_with_sources(budget_mb: Option<i32>, max_per_table: Option<i32>, drops: bool, sources: Option<Vec<Option<String>>>) -> Result<Options> {
+    let sources = match sources {
+        None => None,
+        Some(v) => {
+            if v.is_empty() || v.iter().any(|s| s.as_deref().is_none_or(str::is_empty)) {
+                return Err(invalid_argument(
+                    "sources must name one workload or more, none of them NULL or empty".to_string(),
+                    "Name 'local' (this server's) and imported workloads (optimizer.imported_workloads), e.g. sources => ARRAY['local', 'standby1'].",
+                ));
+            }
+            let mut v: Vec<String> = v.into_iter().flatten().collect();
+            v.sort();
+            v.dedup();
+            Some(v)
+        }
+    };
     if let Some(b) = budget_mb.filter(|&b| b < 0) {
         return Err(invalid_argument(format!("budget_mb must be 0 or more, not {b}"), "budget_mb is the storage the new indexes may take, in MB; NULL uses pg_optimizer.advisor_budget_mb."));
     }
@@ -25,10 +45,11 @@ fn options(budget_mb: Option<i32>, max_per_table: Option<i32>, drops: bool) -> R
         time_calibration: gucs::advisor_time_calibration(),
         unused_days: gucs::advisor_unused_days(),
         drops,
+        sources,
     })
 }
 
-fn advise(o: &Options) -> Result<Report> {
+pub(crate) fn advise(o: &Options) -> Result<Report> {
     crate::api::statements::require_preloaded()?;
     run::run(o).map_err(|m| {
         pgrx::pg_sys::panic::ErrorReport::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("index advisor failed: {m}"), "pg_optimizer")
@@ -37,13 +58,16 @@ fn advise(o: &Options) -> Result<Report> {
 }
 
 /// Indexes to create (with the planner's evidence) and indexes to drop, for the recorded
-/// workload of this database. `budget_mb` defaults to `pg_optimizer.advisor_budget_mb`.
+/// workload of this database. `budget_mb` defaults to `pg_optimizer.advisor_budget_mb`;
+/// `sources` names the workloads to advise together: `local` (this server's, the default) and
+/// workloads imported with `import_workload`.
 #[pg_extern(volatile, parallel_unsafe)]
 #[allow(clippy::type_complexity)]
 fn index_advice(
     budget_mb: default!(Option<i32>, "NULL"),
     max_indexes_per_table: default!(Option<i32>, "NULL"),
     include_drops: default!(bool, true),
+    sources: default!(Option<Vec<Option<String>>>, "NULL"),
 ) -> Result<
     TableIterator<
         'static,
@@ -69,7 +93,7 @@ fn index_advice(
         ),
     >,
 > {
-    let r = advise(&options(budget_mb, max_indexes_per_table, include_drops)?)?;
+    let r = advise(&options_with_sources(budget_mb, max_indexes_per_table, include_drops, sources)?)?;
     let calls = r.planner_calls as i64;
     let rows: Vec<_> = r
         .rows

@@ -7,3 +7,5 @@ pub mod advisor;
 pub mod jobs;
 pub mod partitions;
 pub mod autoindex;
+pub mod workload;
+pub mod insights;

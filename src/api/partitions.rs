@@ -116,7 +116,7 @@ fn not_owner(p: pg_sys::Oid) -> ErrorReport {
 }
 
 fn rel_name(p: pg_sys::Oid) -> String {
-    Spi::get_one_with_args::<String>("SELECT $1::regclass::text", &[p.into()]).ok().flatten().unwrap_or_else(|| p.to_u32().to_string())
+    crate::pg::read_one::<String>("SELECT $1::regclass::text", &[p.into()]).ok().flatten().unwrap_or_else(|| p.to_u32().to_string())
 }
 
 /// Check a partition_table call; fill in the defaults the worker needs.

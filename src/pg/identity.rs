@@ -16,7 +16,6 @@
 
 use super::in_subtransaction;
 use pgrx::pg_sys;
-use pgrx::prelude::*;
 use std::collections::HashMap;
 use std::ffi::CString;
 
@@ -95,7 +94,7 @@ fn role_search_path(role: pg_sys::Oid) -> String {
                   WHERE s.setdatabase IN (0, $1) AND s.setrole IN (0, $2)) x
                 WHERE c LIKE 'search_path=%' ORDER BY prio LIMIT 1";
     let db = unsafe { pg_sys::MyDatabaseId };
-    Spi::get_one_with_args::<String>(sql, &[db.into(), role.into()])
+    crate::pg::read_one::<String>(sql, &[db.into(), role.into()])
         .ok()
         .flatten()
         .unwrap_or_else(|| "\"$user\", public".to_string())

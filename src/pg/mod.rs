@@ -132,3 +132,11 @@ impl Drop for MemoryContextGuard {
         unsafe { pg_sys::CurrentMemoryContext = self.0 };
     }
 }
+
+/// The first column of the first row of a read-only query. `Spi::get_one` (and its kin) run the
+/// query as an update, which marks the transaction as writing and so assigns it a transaction ID:
+/// an error on a standby ("cannot assign TransactionIds during recovery") and an ID used up on a
+/// primary. Read paths (the advisor, the linter, the report, export_workload) use this instead.
+pub fn read_one<T: FromDatum + IntoDatum>(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Result<Option<T>, pgrx::spi::SpiError> {
+    Spi::connect(|c| c.select(sql, Some(1), args)?.first().get_one::<T>())
+}

@@ -3,7 +3,7 @@
 //! duplicates), `merge` (covering candidates that serve several statements), `select` (Extend over
 //! the whole workload, with a cost cache and an injected cost model), `write_cost` (what an index
 //! costs on writes), `drop` (which indexes to drop), `text` (DDL, names and one-sentence
-//! reasons).
+//! reasons), `workload` (the portable workload document of export_workload / import_workload).
 
 pub mod candidates;
 pub mod coverage;
@@ -12,4 +12,5 @@ pub mod text;
 pub mod merge;
 pub mod model;
 pub mod select;
+pub mod workload;
 pub mod write_cost;
