@@ -24,6 +24,25 @@ pub(crate) fn options_with_sources(budget_mb: Option<i32>, max_per_table: Option
             let mut v: Vec<String> = v.into_iter().flatten().collect();
             v.sort();
             v.dedup();
+            // Every imported name must be there (and readable by the caller: row-level security).
+            let imported: Vec<String> = v.iter().filter(|s| s.as_str() != crate::advisor::workload::LOCAL).cloned().collect();
+            if !imported.is_empty() {
+                let found = crate::pg::read_one::<Vec<String>>(
+                    "SELECT COALESCE(pg_catalog.array_agg(DISTINCT source), '{}') FROM optimizer.imported_workloads WHERE source = ANY($1)",
+                    &[imported.clone().into()],
+                )
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+                if let Some(missing) = imported.iter().find(|s| !found.contains(s)) {
+                    return Err(pgrx::pg_sys::panic::ErrorReport::new(
+                        PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+                        format!("no imported workload named \"{missing}\""),
+                        "pg_optimizer",
+                    )
+                    .set_hint("SELECT source, imported_by, exported_at FROM optimizer.imported_workloads lists the ones you may read; import one with optimizer.import_workload(document, source)."));
+                }
+            }
             Some(v)
         }
     };

@@ -21,7 +21,9 @@ fn row(f: &Finding, query: Option<String>) -> LintRow {
 }
 
 /// Every recorded statement of this database the caller may read, linted: one row per finding,
-/// and one `parse_error` row per statement the parser could not read (never hidden).
+/// and one `parse_error` row per statement the parser could not read (never hidden). `query` is
+/// the text `position` points into: the slowest execution's text when it parses, else the
+/// normalised text (always the normalised text for `n_plus_one`).
 #[pg_extern(volatile, parallel_unsafe)]
 #[allow(clippy::type_complexity)]
 fn lint_statements() -> Result<
@@ -42,8 +44,7 @@ fn lint_statements() -> Result<
     crate::api::statements::require_preloaded()?;
     let stmts = lint::statements().map_err(|m| failed("lint", m))?;
     let w = rules::lint_workload(&stmts, &lint::SpiCatalog::default());
-    let query_of = |q: Option<i64>| q.and_then(|q| stmts.iter().find(|s| s.queryid == q)).map(|s| s.query.clone());
-    let mut out: Vec<LintRow> = w.findings.iter().map(|f| row(f, query_of(f.queryid))).collect();
+    let mut out: Vec<LintRow> = w.findings.iter().map(|f| row(f, lint::text_of(&w, &stmts, f))).collect();
     for (s, u) in &w.unparsed {
         out.push((Some(s.queryid), Some(s.query.clone()), "parse_error".into(), "info".into(), None, None, format!("not linted: {}", u.message), None));
     }

@@ -9,14 +9,17 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// This database's recorded statements the caller may read, one per query id (users and nesting
-/// levels merged), not pg_optimizer's own; `calls_per_s` over the time since first seen.
+/// levels merged), not pg_optimizer's own, with the slowest execution's text as the example;
+/// `calls_per_s` over the time since first seen.
 pub fn statements() -> Result<Vec<StatementFacts>, String> {
     let mut out = vec![];
     Spi::connect(|c| {
         for r in c
             .select(
                 "SELECT s.queryid, min(s.query), sum(s.calls)::float8, sum(s.rows)::float8, sum(s.total_exec_time)::float8,
-                        GREATEST(EXTRACT(epoch FROM pg_catalog.now() - min(s.first_seen))::float8, 1)
+                        GREATEST(EXTRACT(epoch FROM pg_catalog.now() - min(s.first_seen))::float8, 1),
+                        (pg_catalog.array_agg(s.example ORDER BY s.example_exec_time DESC NULLS LAST)
+                           FILTER (WHERE s.example IS NOT NULL AND s.example <> '' AND NOT s.example_truncated))[1]
                    FROM optimizer.statements s
                   WHERE s.dbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
                     AND s.calls > 0 AND s.query !~ '\\moptimizer\\.'
@@ -33,6 +36,7 @@ pub fn statements() -> Result<Vec<StatementFacts>, String> {
             out.push(StatementFacts {
                 queryid: r.get(1).map_err(spi_err)?.unwrap_or(0),
                 query: r.get(2).map_err(spi_err)?.unwrap_or_default(),
+                example: r.get(7).map_err(spi_err)?,
                 calls,
                 rows: r.get(4).map_err(spi_err)?.unwrap_or(0.0),
                 total_ms,
@@ -139,4 +143,15 @@ fn lookup(name: &str) -> Result<Option<TableFacts>, String> {
         }
         Ok(Some(t))
     })
+}
+
+/// The text a finding's fragment and position point into (see `WorkloadLint::linted`).
+pub fn text_of(w: &pg_optimizer_core::lint::WorkloadLint, stmts: &[StatementFacts], f: &pg_optimizer_core::lint::Finding) -> Option<String> {
+    let q = f.queryid?;
+    if f.rule != "n_plus_one" {
+        if let Some(t) = w.linted.get(&q) {
+            return Some(t.clone());
+        }
+    }
+    stmts.iter().find(|s| s.queryid == q).map(|s| s.query.clone())
 }

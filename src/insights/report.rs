@@ -223,12 +223,11 @@ pub fn lint_json() -> Result<Value, String> {
     let stmts = lint::statements()?;
     let catalog = SpiCatalog::default();
     let w = pg_optimizer_core::lint::lint_workload(&stmts, &catalog);
-    let query_of = |q: Option<i64>| q.and_then(|q| stmts.iter().find(|s| s.queryid == q)).map(|s| s.query.clone());
     Ok(json!({
         "statements": stmts.len(),
         "parsed": w.parsed,
         "findings": w.findings.iter().map(|f| json!({
-            "queryid": f.queryid.map(|q| q.to_string()), "query": query_of(f.queryid), "rule": f.rule,
+            "queryid": f.queryid.map(|q| q.to_string()), "query": lint::text_of(&w, &stmts, f), "rule": f.rule,
             "severity": f.severity.as_str(), "fragment": f.fragment, "position": f.position,
             "evidence": f.evidence, "rewrite": f.rewrite,
         })).collect::<Vec<_>>(),
