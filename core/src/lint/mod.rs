@@ -257,15 +257,24 @@ pub fn lint_workload(statements: &[StatementFacts], catalog: &dyn Catalog) -> Wo
     let mut unparsed = Vec::new();
     let mut parsed = Vec::new();
     let mut linted = HashMap::new();
+    // Statements read only through their example (normalised text the parser refuses, such as
+    // `extract($1 from ...)`): linted, counted as parsed, not compared by the N+1 rule.
+    let mut by_example = 0;
     for facts in statements {
+        // The example when it parses (real constants), else the normalised text.
+        let example = facts
+            .example
+            .as_deref()
+            .filter(|e| !e.trim().is_empty())
+            .and_then(|e| parse::parse(e).ok().map(|a| (e, a)));
         match parse::parse(&facts.query) {
+            Err(_) if example.is_some() => {
+                let (text, example_asts) = example.as_ref().expect("checked");
+                findings.extend(walk::lint_statements(text, example_asts, Some(facts), catalog));
+                linted.insert(facts.queryid, text.to_string());
+                by_example += 1;
+            }
             Ok(asts) => {
-                // The example when it parses (real constants), else the normalised text.
-                let example = facts
-                    .example
-                    .as_deref()
-                    .filter(|e| !e.trim().is_empty())
-                    .and_then(|e| parse::parse(e).ok().map(|a| (e, a)));
                 match &example {
                     Some((text, example_asts)) => {
                         findings.extend(walk::lint_statements(text, example_asts, Some(facts), catalog));
@@ -292,7 +301,7 @@ pub fn lint_workload(statements: &[StatementFacts], catalog: &dyn Catalog) -> Wo
     WorkloadLint {
         findings,
         unparsed,
-        parsed: parsed.len(),
+        parsed: parsed.len() + by_example,
         linted,
     }
 }

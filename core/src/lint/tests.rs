@@ -1295,3 +1295,16 @@ fn workload_lints_the_example_when_it_parses() {
     assert!(!w.findings.iter().any(|f| f.rule == "leading_wildcard_like"), "{:?}", w.findings);
     assert_eq!(w.parsed, 1);
 }
+
+#[test]
+fn workload_falls_back_to_the_example_when_the_normalised_text_does_not_parse() {
+    let c = catalog();
+    // PostgreSQL normalises extract(year FROM x) to extract($1 FROM x): not SQL any parser reads.
+    let mut s = stmt(8, "SELECT extract($1 FROM placed_at) FROM orders WHERE notes LIKE $2", 10.0, 10.0, 1.0, 1.0);
+    assert_eq!(lint_workload(&[s.clone()], &c).unparsed.len(), 1);
+    s.example = Some("SELECT extract(year FROM placed_at) FROM orders WHERE notes LIKE '%x'".into());
+    let w = lint_workload(&[s.clone()], &c);
+    assert!(w.unparsed.is_empty() && w.parsed == 1, "{:?}", w.unparsed);
+    assert!(w.findings.iter().any(|f| f.rule == "leading_wildcard_like"), "{:?}", w.findings);
+    assert_eq!(w.linted[&8], s.example.unwrap());
+}
