@@ -31,6 +31,14 @@ for bid in 1 2 3 4 5; do
     "${PSQL[@]}" -d demo -c "SELECT count(*), avg(abalance) FROM pgbench_accounts WHERE bid = $bid" >/dev/null
     "${PSQL[@]}" -d demo -c "SELECT aid, abalance FROM pgbench_accounts WHERE abalance > $((bid * 100)) ORDER BY abalance DESC LIMIT 5" >/dev/null
 done
+# An application's habits the linter should catch: a search with a leading wildcard, deep OFFSET
+# paging, and a loop that fetches each account's branch one statement at a time (N+1).
+"${PSQL[@]}" -d demo -c "SELECT aid, abalance FROM pgbench_accounts WHERE filler LIKE '%42%' LIMIT 10" >/dev/null
+"${PSQL[@]}" -d demo -c "SELECT * FROM pgbench_history ORDER BY mtime DESC OFFSET 5000 LIMIT 20" >/dev/null
+{
+    echo "SELECT aid, bid FROM pgbench_accounts WHERE aid <= 150;"
+    for aid in $(seq 1 150); do echo "SELECT * FROM pgbench_branches WHERE bid = $(( (aid - 1) / 100000 + 1 ));"; done
+} | "${PSQL[@]}" -d demo >/dev/null
 
 echo
 echo "==> SELECT ... FROM optimizer.statements ORDER BY total_exec_time DESC LIMIT 10;"
@@ -90,6 +98,13 @@ echo "==> statement history (two snapshots just taken): optimizer.statement_tren
 "${PSQL[@]}" -d demo -P pager=off -c "SELECT left(query, 50) AS query, calls_now, round(mean_ms_now::numeric, 3) AS mean_ms_now, trend FROM optimizer.statement_trends ORDER BY calls_now DESC LIMIT 5"
 echo "==> the database's health: optimizer.health()"
 "${PSQL[@]}" -d demo -P pager=off -c "SELECT area, status, findings, left(top_finding, 70) AS top_finding, left(top_action, 60) AS top_action FROM optimizer.health()"
+echo "==> anti-patterns in the recorded statements: optimizer.lint"
+"${PSQL[@]}" -d demo -P pager=off -c "SELECT queryid, rule, severity, left(fragment, 40) AS fragment, position, left(evidence, 70) AS evidence FROM optimizer.lint ORDER BY array_position(ARRAY['critical', 'warning', 'info'], severity), queryid LIMIT 10"
+echo "==> how much of the workload the linter parses"
+"${PSQL[@]}" -d demo -P pager=off -c "SELECT * FROM optimizer.lint_coverage()"
+REPORT=${DEMO_REPORT:-$DIR-report.html}
+"${PSQL[@]}" -d demo -At -c "SELECT optimizer.report('html')" > "$REPORT"
+echo "==> the report as one HTML page (optimizer.report('html')): $REPORT ($(wc -c < "$REPORT") bytes)"
 
 cat <<EOT
 The demo cluster is still running; its scheduler runs the jobs above on their schedules

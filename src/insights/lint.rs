@@ -8,21 +8,24 @@ use pgrx::prelude::*;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-/// This database's recorded statements the caller may read, one per query id (users and nesting
-/// levels merged), not pg_optimizer's own, with the slowest execution's text as the example;
-/// `calls_per_s` over the time since first seen.
+/// This database's recorded queries the caller may read (not utility statements), one per query
+/// id (users and nesting levels merged), not pg_optimizer's own, with the slowest execution's text as the example;
+/// `calls_per_s` over the time it ran (first to last seen, at least a second: the rate of a
+/// loop, however long ago it ran).
 pub fn statements() -> Result<Vec<StatementFacts>, String> {
     let mut out = vec![];
     Spi::connect(|c| {
         for r in c
             .select(
                 "SELECT s.queryid, min(s.query), sum(s.calls)::float8, sum(s.rows)::float8, sum(s.total_exec_time)::float8,
-                        GREATEST(EXTRACT(epoch FROM pg_catalog.now() - min(s.first_seen))::float8, 1),
+                        GREATEST(EXTRACT(epoch FROM max(s.last_seen) - min(s.first_seen))::float8, 1),
                         (pg_catalog.array_agg(s.example ORDER BY s.example_exec_time DESC NULLS LAST)
                            FILTER (WHERE s.example IS NOT NULL AND s.example <> '' AND NOT s.example_truncated))[1]
                    FROM optimizer.statements s
                   WHERE s.dbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
                     AND s.calls > 0 AND s.query !~ '\\moptimizer\\.'
+                    -- queries, not utility statements (VACUUM, COPY, DDL: nothing to lint)
+                    AND s.query ~* '^[\\s(]*(WITH|SELECT|INSERT|UPDATE|DELETE|MERGE|VALUES|TABLE)\\M'
                   GROUP BY s.queryid
                   ORDER BY sum(s.total_exec_time) DESC, s.queryid",
                 None,

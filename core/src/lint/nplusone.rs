@@ -8,7 +8,7 @@ use super::exprs::{col_ref, is_placeholder, object_name, unnest};
 use super::parse::Source;
 use super::rules::conjuncts;
 use super::scope::Scope;
-use super::text::{ident, num, singular};
+use super::text::{count, ident, num, singular};
 use super::{Catalog, Finding, Severity, StatementFacts};
 
 /// The child returns at most this many rows per call...
@@ -230,14 +230,14 @@ pub(crate) fn find(
             Severity::Warning
         };
         let evidence = format!(
-            "{} calls returning {} rows per call ({} ms mean, {} calls/s), while statement {} returned {} rows over {} calls and selects {}: one lookup per row of it",
-            num(child_facts.calls),
-            num(child_facts.rows / child_facts.calls),
+            "{} returning {} per call ({} ms mean, {} calls/s), while statement {} returned {} over {} and selects {}: one lookup per row of it",
+            count(child_facts.calls, "call", "calls"),
+            count(child_facts.rows / child_facts.calls, "row", "rows"),
             num(child_facts.mean_ms),
             num(child_facts.calls_per_s),
             parent.queryid,
-            num(parent.rows),
-            num(parent.calls),
+            count(parent.rows, "row", "rows"),
+            count(parent.calls, "call", "calls"),
             parent_col
         );
         let table = ident_path(&child.table);

@@ -76,3 +76,9 @@ pub(crate) fn singular(name: &str) -> String {
         name.to_string()
     }
 }
+
+/// A count with its noun in the right number: "1 call", "3 calls", "0.5 rows".
+pub(crate) fn count(x: f64, one: &str, many: &str) -> String {
+    let n = num(x);
+    format!("{n} {}", if n == "1" { one } else { many })
+}

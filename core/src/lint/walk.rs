@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 use sqlparser::ast::{Expr, Query, Select, Statement, Visit, Visitor};
 
 use super::parse::Source;
-use super::text::num;
+use super::text::{count, num};
 use super::{predicates, rules, Catalog, Finding, Severity, StatementFacts};
 
 /// What the rules see besides the AST: the text, the statement's numbers, the catalog; and
@@ -51,10 +51,10 @@ impl<'a> Ctx<'a> {
     pub(crate) fn numbers(&self) -> String {
         match self.ran() {
             Some(f) => format!(
-                "{} calls, {} ms mean, {} rows per call",
-                num(f.calls),
+                "{}, {} ms mean, {} per call",
+                count(f.calls, "call", "calls"),
                 num(f.mean_ms),
-                num(f.rows / f.calls)
+                count(f.rows / f.calls, "row", "rows")
             ),
             None => String::new(),
         }
