@@ -6,8 +6,10 @@
 -- the built-in job maintain_partitions), partition_advice, create_index (the shared CONCURRENTLY
 -- index path) and run_in_worker_as, and auto-indexing (index_actions, autoindex_run,
 -- autoindex_verify and their built-in jobs), and the insights (health() and its views). Of what
--- exists in 0.3.0 one function changes: reindex_bloated reads its estimate from the new
--- index_bloat_estimates (shared with the view index_bloat).
+-- exists in 0.3.0 two functions change: reindex_bloated reads its estimate from the new
+-- index_bloat_estimates (shared with the view index_bloat), and index_advice takes `sources`
+-- (imported workloads: import_workload, export_workload). New too: the linter (lint,
+-- lint_sql, lint_rules, lint_coverage), index_advice_json and report.
 
 \echo Use "ALTER EXTENSION pg_optimizer UPDATE TO '0.4.0'" to load this file. \quit
 
@@ -88,6 +90,122 @@ CREATE FUNCTION @extschema@."index_findings"() RETURNS TABLE (
 STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'index_findings_wrapper';
+
+CREATE FUNCTION @extschema@."export_workload"() RETURNS jsonb /* Result < JsonB > */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'export_workload_wrapper';
+
+CREATE FUNCTION @extschema@."import_workload"(
+	"document" jsonb, /* Option < JsonB > */
+	"source" TEXT /* Option < String > */
+) RETURNS TABLE (
+	"source" TEXT,  /* String */
+	"database" TEXT,  /* String */
+	"exported_at" TEXT,  /* String */
+	"statements" INT,  /* i32 */
+	"predicates" INT,  /* i32 */
+	"sort_keys" INT,  /* i32 */
+	"tables" INT,  /* i32 */
+	"roles_missing" INT,  /* i32 */
+	"roles_not_held" INT  /* i32 */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'import_workload_wrapper';
+
+CREATE FUNCTION @extschema@."lint_statements"() RETURNS TABLE (
+	"queryid" bigint,  /* Option < i64 > */
+	"query" TEXT,  /* Option < String > */
+	"rule" TEXT,  /* String */
+	"severity" TEXT,  /* String */
+	"fragment" TEXT,  /* Option < String > */
+	"position" INT,  /* Option < i32 > */
+	"evidence" TEXT,  /* String */
+	"rewrite" TEXT  /* Option < String > */
+)
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'lint_statements_wrapper';
+
+CREATE FUNCTION @extschema@."lint_sql"(
+	"sql" TEXT /* & str */
+) RETURNS TABLE (
+	"rule" TEXT,  /* String */
+	"severity" TEXT,  /* String */
+	"fragment" TEXT,  /* String */
+	"position" INT,  /* i32 */
+	"evidence" TEXT,  /* String */
+	"rewrite" TEXT  /* String */
+)
+STRICT STABLE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'lint_sql_wrapper';
+
+CREATE FUNCTION @extschema@."lint_coverage"() RETURNS TABLE (
+	"statements" bigint,  /* i64 */
+	"parsed" bigint,  /* i64 */
+	"parsed_share" double precision,  /* Option < f64 > */
+	"findings" bigint  /* i64 */
+)
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'lint_coverage_wrapper';
+
+CREATE FUNCTION @extschema@."lint_rules"() RETURNS TABLE (
+	"rule" TEXT,  /* String */
+	"severity" TEXT,  /* String */
+	"description" TEXT  /* String */
+)
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'lint_rules_wrapper';
+
+CREATE FUNCTION @extschema@."index_advice_json"(
+	"budget_mb" INT DEFAULT NULL, /* Option < i32 > */
+	"sources" TEXT[] DEFAULT NULL /* :: std :: option :: Option < Vec < Option < String > > > */
+) RETURNS jsonb /* Result < JsonB > */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'index_advice_json_wrapper';
+
+CREATE FUNCTION @extschema@."report"(
+	"format" TEXT DEFAULT 'text', /* Option < String > */
+	"budget_mb" INT DEFAULT NULL /* Option < i32 > */
+) RETURNS TEXT /* Result < String > */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'report_wrapper';
+
+DROP FUNCTION @extschema@.index_advice(integer, integer, boolean);
+CREATE FUNCTION @extschema@."index_advice"(
+	"budget_mb" INT DEFAULT NULL, /* Option < i32 > */
+	"max_indexes_per_table" INT DEFAULT NULL, /* Option < i32 > */
+	"include_drops" bool DEFAULT true, /* bool */
+	"sources" TEXT[] DEFAULT NULL /* :: std :: option :: Option < Vec < Option < String > > > */
+) RETURNS TABLE (
+	"action" TEXT,  /* String */
+	"ddl" TEXT,  /* Option < String > */
+	"table_name" TEXT,  /* Option < String > */
+	"index_name" TEXT,  /* Option < String > */
+	"columns" TEXT[],  /* Vec < String > */
+	"include_columns" TEXT[],  /* Vec < String > */
+	"method" TEXT,  /* Option < String > */
+	"predicate" TEXT,  /* Option < String > */
+	"estimated_bytes" bigint,  /* Option < i64 > */
+	"estimated_size" TEXT,  /* Option < String > */
+	"workload_cost_before" double precision,  /* Option < f64 > */
+	"workload_cost_after" double precision,  /* Option < f64 > */
+	"benefit" double precision,  /* Option < f64 > */
+	"benefit_share" double precision,  /* Option < f64 > */
+	"queryids" bigint[],  /* Vec < i64 > */
+	"write_penalty" double precision,  /* Option < f64 > */
+	"planner_calls" bigint,  /* i64 */
+	"reason" TEXT  /* String */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'index_advice_wrapper';
 
 CREATE FUNCTION @extschema@.index_bloat_estimates(min_bytes bigint)
 RETURNS TABLE (indexrelid oid, indrelid oid, idx_schema name, idx_name name, relpages integer,
@@ -3932,6 +4050,47 @@ COMMENT ON VIEW @extschema@.config_advice IS
 
 GRANT SELECT ON @extschema@.connections, @extschema@.blocking, @extschema@.replication,
                 @extschema@.missing_fk_indexes, @extschema@.config_advice TO PUBLIC;
+
+-- Imported workloads (issue 16): documents written by optimizer.export_workload() on another
+-- server (a standby's reads, production's statements on a staging copy), stored by
+-- optimizer.import_workload(document, source) and advised with
+-- optimizer.index_advice(sources => ARRAY['local', '<source>']).
+--
+-- Each row belongs to the role that imported it: row-level security shows a role its own
+-- imports (and those of roles whose privileges it holds); superusers see all. The advisor reads
+-- them as the caller, so it advises only what the caller may see, and plans each imported
+-- statement as the local role of the same name only if both the caller and the importer hold
+-- that role's privileges (src/advisor/workload.rs).
+
+CREATE TABLE @extschema@.imported_workloads (
+    source          text        NOT NULL CHECK (source <> '' AND source <> 'local' AND pg_catalog.octet_length(source) <= 63),
+    imported_by     regrole     NOT NULL DEFAULT CURRENT_USER::text::regrole,
+    imported_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    database        text,
+    exported_at     timestamptz,
+    server_version  text,
+    in_recovery     boolean,
+    document        jsonb       NOT NULL,
+    PRIMARY KEY (source, imported_by)
+);
+COMMENT ON TABLE @extschema@.imported_workloads IS
+  'Workloads exported on other servers (optimizer.export_workload) and imported here, for index_advice(sources => ...); each role sees its own';
+
+ALTER TABLE @extschema@.imported_workloads ENABLE ROW LEVEL SECURITY;
+CREATE POLICY imports_of_their_importer ON @extschema@.imported_workloads
+    USING (pg_catalog.pg_has_role(CURRENT_USER, imported_by, 'USAGE'))
+    WITH CHECK (imported_by = CURRENT_USER::text::regrole);
+GRANT SELECT, INSERT, DELETE ON @extschema@.imported_workloads TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.imported_workloads', '');
+
+-- The anti-pattern linter over the recorded workload (issue 16): one row per finding, rules in
+-- pg_optimizer_core::lint (optimizer.lint_rules() lists them), statements that do not parse
+-- listed as rule 'parse_error' with the parser's message.
+CREATE VIEW @extschema@.lint AS
+SELECT * FROM @extschema@.lint_statements();
+COMMENT ON VIEW @extschema@.lint IS
+  'Anti-patterns in the recorded statements of this database (SELECT * on wide tables, unbounded results, leading-wildcard LIKE, non-sargable filters, N+1 ...): rule, severity, fragment and position, evidence, rewrite';
+GRANT SELECT ON @extschema@.lint TO PUBLIC;
 
 -- Insights: what is wrong, how bad, and what to run. Every insight view returns only findings (a
 -- clean database gives no row) and ends with the same three columns:

@@ -16,12 +16,17 @@
 //! - `size`    index size estimates (btree, hash, BRIN, GIN) from column statistics
 //! - `advisor` the index advisor's model, candidates, coverage, Extend selection, write cost, drop
 //!             rules, DDL and reasons
+//! - `lint`    the anti-pattern linter: rules over sqlparser's AST and each statement's numbers
+//! - `report`  the report (text and one self-contained HTML page with inline SVG charts), rendered
+//!             from its JSON document
 
 pub mod advisor;
 pub mod handoff;
 pub mod hash;
+pub mod lint;
 pub mod params;
 pub mod partitions;
+pub mod report;
 pub mod schedule;
 pub mod size;
 pub mod stats;

@@ -105,17 +105,13 @@ fn lookup(name: &str) -> Result<Option<TableFacts>, String> {
         let mut t = TableFacts { name: h.get(1).map_err(spi_err)?.unwrap_or_default(), rows: h.get(2).map_err(spi_err)?.unwrap_or(0.0), ..Default::default() };
         for r in c
             .select(
-                "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
-                        COALESCE(s.avg_width, 0)::float8
-                   FROM pg_catalog.pg_attribute a
-                   JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                   LEFT JOIN LATERAL (SELECT s.avg_width FROM pg_catalog.pg_stats s
-                                       WHERE s.schemaname = n.nspname AND s.tablename = c.relname
-                                         AND s.attname = a.attname AND s.inherited = (c.relkind = 'p')
-                                      OFFSET 0) s ON true
-                  WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
-                  ORDER BY a.attnum",
+                &format!(
+                    "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                            COALESCE(s.avg_width, 0)::float8
+                       FROM {}
+                      ORDER BY a.attnum",
+                    crate::advisor::catalog::COLUMNS_WITH_STATS
+                ),
                 None,
                 &[oid.into()],
             )

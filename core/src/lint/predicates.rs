@@ -5,14 +5,14 @@
 
 use sqlparser::ast::{
     BinaryOperator, CastKind, DataType, Expr, FromTable, InTarget, Query, SelectItem, SetExpr,
-    Spanned, Statement, UnaryOperator, UpdateTableFromKind, Value,
+    Spanned, Statement, UnaryOperator, UpdateTableFromKind,
 };
 
 use super::exprs::{
     calls_volatile, col_ref, col_refs, function_name, is_constant, is_count_rows, is_placeholder,
     no_group_by, number, string, unnest, unqualified, ColRef,
 };
-use super::rules::existence_test;
+use super::rules::{existence_test, push_count_for_existence, select_one};
 use super::scope::Scope;
 use super::text::{ident, normalise_expression, normalise_without_text_casts, num};
 use super::walk::Ctx;
@@ -702,24 +702,9 @@ fn count_subquery_for_existence(ctx: &mut Ctx, e: &Expr) {
     };
     let mut inner = q.clone();
     if let SetExpr::Select(s) = inner.body.as_mut() {
-        s.projection = vec![SelectItem::UnnamedExpr(Expr::value(Value::Number(
-            "1".to_string(),
-            false,
-        )))];
+        s.projection = select_one();
     }
-    let not = if exists { "" } else { "NOT " };
-    let rewrite = format!("{not}EXISTS ({inner}): it stops at the first matching row");
-    let evidence = ctx.with_numbers(
-        "the subquery counts every matching row only to compare the total with 0".to_string(),
-    );
-    let at = ctx.src.fragment(e.span(), &e.to_string());
-    ctx.push(
-        "count_for_existence",
-        Severity::Warning,
-        at,
-        evidence,
-        rewrite,
-    );
+    push_count_for_existence(ctx, e, &format!("{}EXISTS ({inner})", if exists { "" } else { "NOT " }), "the subquery");
 }
 
 /// The column a simple disjunct filters: `col = value` (either side) or `col IN (values)`.

@@ -337,23 +337,22 @@ fn count_in_select_list(ctx: &mut Ctx, s: &Select) {
         return;
     };
     let mut inner = s.clone();
-    inner.projection = vec![SelectItem::UnnamedExpr(Expr::value(Value::Number(
-        "1".to_string(),
-        false,
-    )))];
-    let not = if exists { "" } else { "NOT " };
-    let rewrite = format!("SELECT {not}EXISTS ({inner}): it stops at the first matching row");
-    let evidence = ctx.with_numbers(
-        "count(*) counts every matching row only to compare the total with 0".to_string(),
-    );
+    inner.projection = select_one();
+    push_count_for_existence(ctx, e, &format!("SELECT {}EXISTS ({inner})", if exists { "" } else { "NOT " }), "count(*)");
+}
+
+/// `SELECT 1`'s select list: what an EXISTS subquery needs.
+pub(crate) fn select_one() -> Vec<SelectItem> {
+    vec![SelectItem::UnnamedExpr(Expr::value(Value::Number("1".to_string(), false)))]
+}
+
+/// The `count_for_existence` finding at `e`, with its rewrite (`exists` is the EXISTS form to
+/// run instead) and what counts (`count(*)`, `the subquery`).
+pub(crate) fn push_count_for_existence(ctx: &mut Ctx, e: &Expr, exists: &str, what: &str) {
+    let rewrite = format!("{exists}: it stops at the first matching row");
+    let evidence = ctx.with_numbers(format!("{what} counts every matching row only to compare the total with 0"));
     let at = ctx.src.fragment(e.span(), &e.to_string());
-    ctx.push(
-        "count_for_existence",
-        Severity::Warning,
-        at,
-        evidence,
-        rewrite,
-    );
+    ctx.push("count_for_existence", Severity::Warning, at, evidence, rewrite);
 }
 
 /// Union-find over relation indexes.
