@@ -53,13 +53,24 @@ pub fn statements() -> Result<Vec<StatementFacts>, String> {
 }
 
 /// Catalog facts by table name as written (resolved with the caller's search_path, else a
-/// table of that name if there is only one in the database), looked up once per name.
+/// table of that name if there is only one in the database), looked up once per name; and the
+/// advisor's proposed indexes, when a caller ran it (the report does: a lint finding on a
+/// function-wrapped column then points to the index the advice proposes).
 #[derive(Default)]
 pub struct SpiCatalog {
     tables: RefCell<HashMap<String, Option<TableFacts>>>,
+    /// (table as the advisor names it, CREATE INDEX DDL) of the advice's creates.
+    pub advised: Vec<(String, String)>,
 }
 
 impl Catalog for SpiCatalog {
+    fn advised_index(&self, table: &str, expression: &str) -> Option<String> {
+        self.advised
+            .iter()
+            .find(|(t, ddl)| pg_optimizer_core::lint::advice_serves(t, ddl, table, expression))
+            .map(|(_, ddl)| ddl.clone())
+    }
+
     fn table(&self, name: &str) -> Option<TableFacts> {
         if let Some(t) = self.tables.borrow().get(name) {
             return t.clone();

@@ -117,8 +117,8 @@ pub fn document(advice: Value) -> Result<Value, String> {
     d.insert("findings".into(), findings()?);
     d.insert("statements".into(), statements()?);
     d.insert("tables".into(), tables()?);
+    d.insert("lint".into(), lint_json(&advice)?);
     d.insert("advice".into(), advice);
-    d.insert("lint".into(), lint_json()?);
     Ok(Value::Object(d))
 }
 
@@ -218,10 +218,18 @@ fn tables() -> Result<Value, String> {
     Ok(Value::Array(out))
 }
 
-/// The lint section: every recorded statement linted, with the workload rules (N+1).
-pub fn lint_json() -> Result<Value, String> {
+/// The lint section: every recorded statement linted, with the workload rules (N+1), pointing
+/// to the advice's indexes (`advice`: the index_advice document) where one serves a finding.
+pub fn lint_json(advice: &Value) -> Result<Value, String> {
     let stmts = lint::statements()?;
-    let catalog = SpiCatalog::default();
+    let mut catalog = SpiCatalog::default();
+    if let Some(actions) = advice.get("actions").and_then(Value::as_array) {
+        for a in actions.iter().filter(|a| a.get("action").and_then(Value::as_str) == Some("create")) {
+            if let (Some(t), Some(d)) = (a.get("table").and_then(Value::as_str), a.get("ddl").and_then(Value::as_str)) {
+                catalog.advised.push((t.to_string(), d.to_string()));
+            }
+        }
+    }
     let w = pg_optimizer_core::lint::lint_workload(&stmts, &catalog);
     Ok(json!({
         "statements": stmts.len(),

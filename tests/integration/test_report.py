@@ -117,8 +117,15 @@ def test_report_json_follows_its_documented_shape(c):
     n_plus_one_loop(c, parents=2)
     c.psql("".join(f"SELECT id, amount FROM orders WHERE placed_at >= timestamptz '2026-01-05' + {i} * interval '1 hour' "
                    f"AND placed_at < timestamptz '2026-01-05' + {i} * interval '1 hour' + interval '10 minutes';" for i in range(20)), db="app")
+    # A function-wrapped filter the advisor answers with an expression index.
+    c.psql("".join(f"SELECT id FROM customers WHERE lower(email) = 'c{i}@example.com';" for i in range(1, 30)), db="app")
     doc = json.loads("\n".join("\t".join(r) for r in c.psql("SELECT optimizer.report('json')", db="app")))
     validate(doc, "report.v1.json")
+    # The lint finding points to the index the advice proposes.
+    exprs = [a for a in doc["advice"]["actions"] if a["action"] == "create" and "lower(email)" in (a["ddl"] or "")]
+    wrapped = [f for f in doc["lint"]["findings"] if f["rule"] == "function_on_filtered_column"]
+    assert exprs and wrapped, (doc["advice"]["actions"], doc["lint"]["findings"])
+    assert wrapped[0]["rewrite"] == "the index advisor proposes: " + exprs[0]["ddl"], (wrapped[0], exprs[0])
     validate(doc["advice"], "index_advice.v1.json")
     assert [h["area"] for h in doc["health"]][0] == "queries"
     assert doc["statements"] and doc["statements"][0]["histogram"], doc["statements"][:1]

@@ -130,6 +130,18 @@ pub trait Catalog {
     }
 }
 
+/// Whether an index the advisor proposes (`ddl`, on `advised_table` as the advisor names it,
+/// quoted and qualified) is on `table` (as the catalog names it: qualified or not) and has
+/// `expression` as a key: names compared without quotes, case or spaces.
+pub fn advice_serves(advised_table: &str, ddl: &str, table: &str, expression: &str) -> bool {
+    let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace() && *c != '"').collect::<String>().to_lowercase();
+    let last = |s: &str| squash(s).rsplit('.').next().unwrap_or_default().to_string();
+    let (t, a) = (squash(table), squash(advised_table));
+    let same_table = if t.contains('.') && a.contains('.') { t == a } else { last(table) == last(advised_table) };
+    let expr = squash(expression);
+    same_table && !expr.is_empty() && squash(ddl).contains(&format!("({expr})"))
+}
+
 /// One anti-pattern found in one statement.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Finding {

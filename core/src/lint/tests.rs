@@ -1308,3 +1308,14 @@ fn workload_falls_back_to_the_example_when_the_normalised_text_does_not_parse() 
     assert!(w.findings.iter().any(|f| f.rule == "leading_wildcard_like"), "{:?}", w.findings);
     assert_eq!(w.linted[&8], s.example.unwrap());
 }
+
+#[test]
+fn advice_serves_matches_table_and_expression() {
+    let ddl = r#"CREATE INDEX CONCURRENTLY "customers_lower_idx" ON "public"."customers" USING btree ((lower(email)))"#;
+    assert!(advice_serves(r#""public"."customers""#, ddl, "customers", "lower(email)"));
+    assert!(advice_serves(r#""public"."customers""#, ddl, "public.customers", "LOWER( email )"));
+    assert!(!advice_serves(r#""public"."customers""#, ddl, "other.customers", "lower(email)"));
+    assert!(!advice_serves(r#""public"."customers""#, ddl, "orders", "lower(email)"));
+    assert!(!advice_serves(r#""public"."customers""#, ddl, "customers", "upper(email)"));
+    assert!(!advice_serves(r#""public"."customers""#, ddl, "customers", ""));
+}
