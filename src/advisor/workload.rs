@@ -6,15 +6,17 @@
 //! Identity: an imported statement is planned as the local role of the same name, under the same
 //! rule as a local one (the caller must hold that role's privileges), and only if the role that
 //! imported the document holds them too: a document's claim that a statement ran as a role is
-//! believed only as far as its importer could have run it. A role that does not exist here, a
-//! table or column that does not, leave the statement (or the qual) out, with a note.
+//! believed only as far as its importer could have run it. Expression keys of a document are
+//! not used (their text would go into index DDL); constants are quoted as literals. A role that
+//! does not exist here, a table or column that does not, leave the statement (or the qual) out,
+//! with a note.
 
 use super::catalog::{self, Recorded};
 use super::model::*;
 use crate::error::spi_err;
 use pg_optimizer_core::advisor::workload::{self as doc, WPredicate, WSortKey, WStatement, WTable, Workload};
 use pgrx::prelude::*;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::{CStr, CString};
 
 /// The name of this server's own workload among the sources of `index_advice(sources => ...)`.
@@ -188,13 +190,21 @@ pub fn imported(sources: &[String], local_window_s: f64) -> Result<Imported, Str
                 rows: s.rows * k,
             });
         }
+        // Expression keys are left out: their text would be put into index DDL, defined and sized
+        // as the table's owner and folded by the planner, and a document's text is not PostgreSQL's
+        // own deparse of a recorded plan (a local expression is).
+        let mut expressions: BTreeMap<u64, usize> = BTreeMap::new();
         for p in &d.predicates {
             let queryid = doc::queryid_of(&p.queryid).map_err(|e| e.to_string())?;
             if !kept.contains(&queryid) {
                 continue;
             }
+            if p.expression.is_some() {
+                *expressions.entry(queryid).or_default() += 1;
+                continue;
+            }
             let Some(relid) = names.relid(&p.schema, &p.table) else { continue };
-            let Some(column) = key_of(relid, &p.column, &p.expression) else { continue };
+            let Some(column) = key_of(relid, &p.column) else { continue };
             out.quals.push(Qual {
                 queryid,
                 relid,
@@ -215,9 +225,22 @@ pub fn imported(sources: &[String], local_window_s: f64) -> Result<Imported, Str
             if !kept.contains(&queryid) {
                 continue;
             }
+            if s.expression.is_some() {
+                *expressions.entry(queryid).or_default() += 1;
+                continue;
+            }
             let Some(relid) = names.relid(&s.schema, &s.table) else { continue };
-            let Some(column) = key_of(relid, &s.column, &s.expression) else { continue };
+            let Some(column) = key_of(relid, &s.column) else { continue };
             out.sorts.push(SortKey { queryid, relid, position: s.position, column, desc: s.desc, nulls_first: s.nulls_first, under_limit: s.under_limit });
+        }
+        for (queryid, n) in expressions {
+            out.notes.push((
+                queryid,
+                format!(
+                    "Statement {} of imported workload \"{source}\": {n} expression key(s) left out (an imported expression's text is never put into index DDL); its plain columns are advised.",
+                    queryid as i64
+                ),
+            ));
         }
         for t in &d.tables {
             let Some(relid) = names.relid(&t.schema, &t.table) else { continue };
@@ -282,11 +305,8 @@ fn key_names(relid: u32, key: &KeyExpr) -> (Option<String>, Option<String>) {
     }
 }
 
-/// A key from its names, resolved in this catalog (None: the column is not there).
-fn key_of(relid: u32, column: &Option<String>, expression: &Option<String>) -> Option<KeyExpr> {
-    if let Some(e) = expression {
-        return Some(KeyExpr::Expr(e.clone()));
-    }
+/// A column key from its name, resolved in this catalog (None: the column is not there).
+fn key_of(relid: u32, column: &Option<String>) -> Option<KeyExpr> {
     let c = CString::new(column.as_deref()?).ok()?;
     let a = unsafe { pg_sys::get_attnum(pg_sys::Oid::from(relid), c.as_ptr()) };
     (a > 0).then_some(KeyExpr::Column(a))
