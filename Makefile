@@ -6,7 +6,7 @@ SHELL := /bin/bash
 PGDATA_TEST ?= /tmp/pg_optimizer-pgtest
 RUNAS := $(shell [ "$$(id -u)" = 0 ] && echo "--runas postgres")
 
-.PHONY: demo test prereqs unit pgtest install regress integration fuzz-ci fuzz bench bench-advisor bench-scheduler bench-partitions bench-autoindex bench-insights demo-stop clean
+.PHONY: demo test prereqs unit pgtest install regress integration fuzz-ci fuzz bench bench-advisor bench-scheduler bench-partitions bench-autoindex bench-insights bench-advisor-scale demo-stop clean
 
 prereqs:
 	scripts/prereqs.sh
@@ -84,6 +84,11 @@ bench-insights:
 	WITH_PEERS=1 scripts/prereqs.sh
 	PROFILE=release scripts/install.sh
 	bench/insights.sh
+
+# The advisor on 5,000 recorded statements of 500 shapes: default cap vs the cap lifted (~5 minutes).
+bench-advisor-scale:
+	PROFILE=release scripts/install.sh
+	bench/advisor_scale.sh
 
 # The index advisor against pg_qualstats and a single-column HypoPG advisor on TPC-H SF 1 (~16 min).
 bench-advisor:

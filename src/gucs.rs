@@ -111,9 +111,12 @@ static ADVISOR_BUDGET_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 /// Most new indexes the advisor proposes per table. Default 5 (the write-cost model is the main
 /// brake; this is a safety net).
 static ADVISOR_MAX_PER_TABLE: GucSetting<i32> = GucSetting::<i32>::new(5);
-/// Most planner calls one advisor run makes before it stops and reports what it has. Default 20000
-/// (about 20 s at ~1 ms a plan).
-static ADVISOR_MAX_PLANNER_CALLS: GucSetting<i32> = GucSetting::<i32>::new(20000);
+/// Most planner calls one advisor run's search makes before it stops and reports what it has.
+/// Default 1,000,000: a safety net behind `advisor_max_seconds`, the cap that binds by default.
+static ADVISOR_MAX_PLANNER_CALLS: GucSetting<i32> = GucSetting::<i32>::new(1_000_000);
+/// Seconds an advisor run's search may take (default 30): the default cap is a time budget, as a
+/// planner call costs from 0.01 to several ms depending on the statement.
+static ADVISOR_MAX_SECONDS: GucSetting<f64> = GucSetting::<f64>::new(30.0);
 /// Smallest share of the current workload cost one advisor step (a new or widened index) must
 /// save, percent. Default 0.5.
 static ADVISOR_MIN_BENEFIT_PCT: GucSetting<f64> = GucSetting::<f64>::new(0.5);
@@ -187,6 +190,16 @@ pub fn init() {
         &ADVISOR_MAX_PLANNER_CALLS,
         10,
         10_000_000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"pg_optimizer.advisor_max_seconds",
+        c"Seconds after which an advisor run's search stops and reports what it found (the best of the round it stopped in included).",
+        c"",
+        &ADVISOR_MAX_SECONDS,
+        0.01,
+        86400.0,
         GucContext::Userset,
         GucFlags::default(),
     );
@@ -590,6 +603,9 @@ pub fn advisor_max_per_table() -> usize {
 }
 pub fn advisor_max_planner_calls() -> usize {
     ADVISOR_MAX_PLANNER_CALLS.get() as usize
+}
+pub fn advisor_max_seconds() -> f64 {
+    ADVISOR_MAX_SECONDS.get()
 }
 pub fn advisor_min_benefit_pct() -> f64 {
     ADVISOR_MIN_BENEFIT_PCT.get()

@@ -15,6 +15,8 @@ pub struct Options {
     pub budget_bytes: f64,
     pub max_per_table: usize,
     pub max_planner_calls: usize,
+    /// Seconds the search may take.
+    pub max_seconds: f64,
     pub min_benefit_pct: f64,
     pub write_cost_factor: f64,
     /// Clamp of the measured-time calibration of statement weights (1 = off).
@@ -82,6 +84,9 @@ pub struct Report {
     pub rows: Vec<Row>,
     pub planner_calls: usize,
     pub cache_hits: usize,
+    /// Statements in the workload (local and imported, one per query id).
+    pub recorded: usize,
+    /// Statements costed: one per shape (see `compress_recorded`) that could be planned.
     pub statements: usize,
     pub candidates: usize,
     pub capped: bool,
@@ -106,6 +111,37 @@ impl select::CostModel for Planner<'_> {
 /// A `note` row about one statement.
 fn note(queryid: u64, reason: &str) -> Row {
     Row { action: Action::Note, queryids: vec![queryid as i64], reason: reason.to_string(), ..Default::default() }
+}
+
+/// Statements of one shape and role, folded into the heaviest of them (by time, then calls): its
+/// example is planned, with the calls, time and rows of all. Returns the folded statements and,
+/// per representative's query id, the query ids of its shape (itself included). Truncated texts
+/// are never folded (they are only noted).
+fn compress_recorded(recorded: Vec<Recorded>) -> (Vec<Recorded>, HashMap<u64, Vec<u64>>) {
+    let keys: Vec<(String, u32, bool, u64)> = recorded
+        .iter()
+        .map(|r| {
+            let own = if r.truncated { r.queryid } else { 0 };
+            (pg_optimizer_core::advisor::compress::shape_key(&String::from_utf8_lossy(&r.query)), r.userid.to_u32(), r.truncated, own)
+        })
+        .collect();
+    let mut out = vec![];
+    let mut members = HashMap::new();
+    for g in pg_optimizer_core::advisor::compress::groups(&keys) {
+        let rep = *g
+            .iter()
+            .max_by(|&&a, &&b| recorded[a].total_ms.total_cmp(&recorded[b].total_ms).then(recorded[a].calls.total_cmp(&recorded[b].calls)).then(b.cmp(&a)))
+            .expect("groups are not empty");
+        let mut r = recorded[rep].clone();
+        for &i in g.iter().filter(|&&i| i != rep) {
+            r.calls += recorded[i].calls;
+            r.total_ms += recorded[i].total_ms;
+            r.rows += recorded[i].rows;
+        }
+        members.insert(r.queryid, g.iter().map(|&i| recorded[i].queryid).collect::<Vec<_>>());
+        out.push(r);
+    }
+    (out, members)
 }
 
 /// Cost per hour from cost per second.
@@ -143,6 +179,11 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
             None => recorded.push(s),
         }
     }
+    // Statements that plan alike (IN lists of other lengths, other constants) are costed once,
+    // as the heaviest of them, with the weight of all (core `compress`).
+    let recorded_count = recorded.len();
+    let (recorded, members) = compress_recorded(recorded);
+    let rep_of: HashMap<u64, u64> = members.iter().flat_map(|(rep, ms)| ms.iter().map(move |m| (*m, *rep))).collect();
     // 1. Plan every recorded statement once, without new indexes.
     let mut plannable: Vec<(Recorded, plan::Prepared, plan::Costed)> = vec![];
     // Each statement is parsed and planned as the role that ran it (never as the caller: planning
@@ -180,11 +221,19 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
         }
     }
     let queryids: BTreeSet<u64> = plannable.iter().map(|p| p.0.queryid).collect();
-    let (mut quals, mut sorts) = catalog::quals_and_sorts(&queryids)?;
+    // The quals of every member of a planned shape, as its representative's.
+    let member_ids: BTreeSet<u64> = queryids.iter().flat_map(|r| members.get(r).into_iter().flatten().copied()).collect();
+    let (mut quals, mut sorts) = catalog::quals_and_sorts(&member_ids)?;
     // Imported statements bring their quals (a statement also recorded here keeps this server's).
-    let theirs = |q: u64| queryids.contains(&q) && !local_ids.contains(&q);
+    let theirs = |q: u64| member_ids.contains(&q) && !local_ids.contains(&q);
     quals.extend(imported.quals.into_iter().filter(|q| theirs(q.queryid)));
     sorts.extend(imported.sorts.into_iter().filter(|s| theirs(s.queryid)));
+    for q in quals.iter_mut() {
+        q.queryid = rep_of.get(&q.queryid).copied().unwrap_or(q.queryid);
+    }
+    for s in sorts.iter_mut() {
+        s.queryid = rep_of.get(&s.queryid).copied().unwrap_or(s.queryid);
+    }
     let (quals, sorts) = (quals, sorts);
     let mut relids: BTreeSet<u32> = BTreeSet::new();
     for p in &plannable {
@@ -331,6 +380,7 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
         budget_bytes: o.budget_bytes,
         max_per_table: o.max_per_table,
         max_planner_calls: o.max_planner_calls,
+        max_seconds: o.max_seconds,
         ..Default::default()
     };
     // Each step must lower the workload cost (as it stands after the steps before it) by this
@@ -353,7 +403,12 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
             n += 1;
         }
         let name = &name;
-        let helped: Vec<i64> = out.helped[k].iter().map(|&q| statements[q].queryid as i64).collect();
+        // Every statement of each helped shape.
+        let helped: Vec<i64> = out.helped[k]
+            .iter()
+            .flat_map(|&q| members.get(&statements[q].queryid).cloned().unwrap_or_else(|| vec![statements[q].queryid]))
+            .map(|q| q as i64)
+            .collect();
         let share = if out.cost_before > 0.0 { out.benefit[k] / out.cost_before } else { 0.0 };
         let facts = text::CreateFacts {
             table: t.name.clone(),
@@ -420,10 +475,29 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     if o.drops {
         rows.extend(drop_rows(o, &params, window)?);
     }
+    if out.capped {
+        // Said in every output: the search stopped, so "nothing pays" would not be the finding.
+        rows.push(Row {
+            action: Action::Note,
+            reason: if out.timed_out {
+                format!(
+                    "The search stopped at pg_optimizer.advisor_max_seconds ({} s) after {} planner calls, before it had evaluated every candidate: the advice may be incomplete (it took the best move of the round it stopped in). Raise the setting to search further.",
+                    o.max_seconds, out.planner_calls
+                )
+            } else {
+                format!(
+                    "The search stopped at pg_optimizer.advisor_max_planner_calls ({}) after {} planner calls, before it had evaluated every candidate: the advice may be incomplete (it took the best move of the round it stopped in). Raise the setting to search further.",
+                    o.max_planner_calls, out.planner_calls
+                )
+            },
+            ..Default::default()
+        });
+    }
     Ok(Report {
         rows,
         planner_calls: out.planner_calls,
         cache_hits: out.cache_hits,
+        recorded: recorded_count,
         statements: stmts.len(),
         candidates: cands.len(),
         capped: out.capped,

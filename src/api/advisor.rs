@@ -59,6 +59,7 @@ pub(crate) fn options_with_sources(budget_mb: Option<i32>, max_per_table: Option
         budget_bytes: budget_mb.unwrap_or_else(gucs::advisor_budget_mb).max(0) as f64 * 1024.0 * 1024.0,
         max_per_table: max_per_table.map(|m| m.max(0) as usize).unwrap_or_else(gucs::advisor_max_per_table),
         max_planner_calls: gucs::advisor_max_planner_calls(),
+        max_seconds: gucs::advisor_max_seconds(),
         min_benefit_pct: gucs::advisor_min_benefit_pct(),
         write_cost_factor: gucs::advisor_write_cost_factor(),
         time_calibration: gucs::advisor_time_calibration(),
@@ -248,8 +249,9 @@ fn index_advice_report(budget_mb: default!(Option<i32>, "NULL")) -> Result<Strin
     let drops: Vec<_> = r.rows.iter().filter(|x| x.action == Action::Drop).collect();
     let notes: Vec<_> = r.rows.iter().filter(|x| x.action == Action::Note).collect();
     s += &format!(
-        "Index advice for {} recorded statements (budget {} MB)\n",
-        r.statements,
+        "Index advice for {} recorded statements{} (budget {} MB)\n",
+        r.recorded,
+        if r.statements < r.recorded { format!(", costed as {} shapes", r.statements) } else { String::new() },
         (o.budget_bytes / 1048576.0).round()
     );
     if let Some(c) = creates.first() {
@@ -257,7 +259,11 @@ fn index_advice_report(budget_mb: default!(Option<i32>, "NULL")) -> Result<Strin
     }
     s += "\n";
     if creates.is_empty() {
-        s += "No new index pays for itself.\n";
+        s += if r.capped {
+            "No new index found before the search stopped (see the note below).\n"
+        } else {
+            "No new index pays for itself.\n"
+        };
     }
     for (i, c) in creates.iter().enumerate() {
         s += &format!("{}. {};\n   {} ({}), helps queryids {:?}\n", i + 1, c.ddl.as_deref().unwrap_or(""), c.reason, crate::advisor::text::size_pretty(c.bytes), c.queryids);
@@ -276,7 +282,7 @@ fn index_advice_report(budget_mb: default!(Option<i32>, "NULL")) -> Result<Strin
         r.candidates,
         r.planner_calls,
         r.cache_hits,
-        if r.capped { ", stopped at pg_optimizer.advisor_max_planner_calls" } else { "" },
+        if r.capped { ", stopped by its cap (see the note)" } else { "" },
         r.seconds
     );
     Ok(s)

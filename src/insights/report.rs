@@ -79,6 +79,7 @@ pub fn advice_json(r: &Report, budget_bytes: f64, sources: &[String]) -> Value {
         "generated_at": one_text("SELECT pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"),
         "sources": if sources.is_empty() { vec!["local".to_string()] } else { sources.to_vec() },
         "budget_bytes": budget_bytes.round() as i64,
+        "recorded": r.recorded,
         "statements": r.statements,
         "candidates": r.candidates,
         "planner_calls": r.planner_calls,

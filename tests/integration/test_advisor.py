@@ -102,3 +102,46 @@ def test_advice_ddl_runs_concurrently_and_the_planner_then_uses_it(a):
     assert "runs_account_idx" in plan, plan
     # Served now: the advisor stays silent about it.
     assert [r for r in advice(ac, '"runs"') if r[0] == "create"] == []
+
+
+def test_in_lists_of_every_length_are_costed_once_and_all_helped(a):
+    """An application that builds IN lists fills the store with one query id per list length:
+    one shape, planned once with the weight of all, and every query id is helped."""
+    ac = a
+    ac.psql("CREATE TABLE items (id int PRIMARY KEY, owner int NOT NULL, at timestamptz NOT NULL, note text); "
+            "INSERT INTO items SELECT g, g % 20000, timestamptz '2026-01-01' + g * interval '1 second', 'n' "
+            "FROM generate_series(1, 400000) g; ANALYZE items;", db="app")
+    loaded(ac)
+    script = "".join(
+        f"SELECT * FROM items WHERE owner IN ({', '.join(str(7 * k + n) for k in range(n))}) ORDER BY at LIMIT 10;"
+        for n in range(2, 42))
+    ac.psql(script, db="app")
+    ids = {r[0] for r in ac.psql("SELECT DISTINCT queryid FROM optimizer.statements WHERE query LIKE 'SELECT * FROM items WHERE owner IN%'",
+                                 db="app")}
+    assert len(ids) == 40, len(ids)
+    report = "\n".join(r[0] for r in ac.psql("SELECT optimizer.index_advice_report()", db="app"))
+    assert "costed as" in report, report
+    rows = ac.psql("SELECT ddl, queryids FROM optimizer.index_advice() WHERE action = 'create' AND table_name LIKE '%items%'",
+                   db="app")
+    assert rows and '"owner"' in rows[0][0], rows
+    helped = set(rows[0][1].strip("{}").split(","))
+    assert ids <= helped, (len(ids - helped), rows)
+    calls = int(ac.value("SELECT max(planner_calls) FROM optimizer.index_advice()", db="app"))
+    assert calls < 40, calls  # one shape: far fewer planner calls than statements
+
+
+def test_a_search_stopped_by_the_planner_call_cap_says_so(a):
+    ac = a
+    cols = ", ".join(f"c{i} int" for i in range(1, 13))
+    vals = ", ".join(f"(g * {i + 7}) % 1000" for i in range(1, 13))
+    ac.psql(f"CREATE TABLE capped (id int, {cols}); INSERT INTO capped SELECT g, {vals} FROM generate_series(1, 100000) g; "
+            "ANALYZE capped;", db="app")
+    loaded(ac)
+    # 12 shapes, one candidate each: more planner calls than the cap allows the search
+    ac.psql("".join(f"SELECT id FROM capped WHERE c{i} = 5;" for i in range(1, 13)), db="app")
+    notes = ac.psql("SET pg_optimizer.advisor_max_planner_calls = 10; "
+                    "SELECT reason FROM optimizer.index_advice() WHERE action = 'note'", db="app")
+    assert any("stopped at pg_optimizer.advisor_max_planner_calls" in n[0] for n in notes), notes
+    report = "\n".join(r[0] for r in ac.psql("SET pg_optimizer.advisor_max_planner_calls = 10; "
+                                             "SELECT optimizer.index_advice_report()", db="app"))
+    assert "No new index pays for itself" not in report and "stopped" in report, report

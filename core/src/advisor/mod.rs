@@ -3,9 +3,11 @@
 //! duplicates), `merge` (covering candidates that serve several statements), `select` (Extend over
 //! the whole workload, with a cost cache and an injected cost model), `write_cost` (what an index
 //! costs on writes), `drop` (which indexes to drop), `text` (DDL, names and one-sentence
-//! reasons), `workload` (the portable workload document of export_workload / import_workload).
+//! reasons), `workload` (the portable workload document of export_workload / import_workload),
+//! `compress` (statements that plan alike are costed once).
 
 pub mod candidates;
+pub mod compress;
 pub mod coverage;
 pub mod drop;
 pub mod text;

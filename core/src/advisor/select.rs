@@ -73,6 +73,9 @@ pub struct Settings {
     pub min_benefit: f64,
     /// Planner calls the search may make (the baseline and final pass are not capped).
     pub max_planner_calls: usize,
+    /// Seconds the search may take (checked before each planner call; the baseline and final
+    /// pass are not capped). Infinite: no time limit.
+    pub max_seconds: f64,
 }
 
 impl Default for Settings {
@@ -83,6 +86,7 @@ impl Default for Settings {
             min_improvement: 0.003,
             min_benefit: 0.0,
             max_planner_calls: 10_000,
+            max_seconds: f64::INFINITY,
         }
     }
 }
@@ -154,8 +158,11 @@ pub struct Outcome {
     pub cache_hits: usize,
     /// Statements whose empty configuration could not be planned (ignored).
     pub unplannable: Vec<usize>,
-    /// The planner-call cap stopped the search.
+    /// The planner-call cap or the time limit stopped the search (the best move of the round
+    /// it stopped in is still taken).
     pub capped: bool,
+    /// It was the time limit.
+    pub timed_out: bool,
     /// Accepted steps, in order.
     pub steps: Vec<Step>,
     /// Candidates considered but not in the final set, ascending by item, with the reason of
@@ -178,12 +185,16 @@ pub struct CostCache<'m> {
     pub cache_hits: usize,
     /// Calls allowed unless a look-up is forced.
     pub max_calls: usize,
+    /// After this instant no unforced call is made.
+    pub deadline: Option<std::time::Instant>,
+    /// The deadline (not the call count) refused a call.
+    pub timed_out: bool,
 }
 
 impl<'m> CostCache<'m> {
     /// An empty cache over `model`, allowing `max_calls` unforced model calls.
     pub fn new(model: &'m mut dyn CostModel, max_calls: usize) -> Self {
-        CostCache { model, memo: HashMap::new(), planner_calls: 0, cache_hits: 0, max_calls }
+        CostCache { model, memo: HashMap::new(), planner_calls: 0, cache_hits: 0, max_calls, deadline: None, timed_out: false }
     }
 
     /// The model's answer for `stmt` with `config` (sorted, relevant items only), from the memo
@@ -196,6 +207,10 @@ impl<'m> CostCache<'m> {
             return Ok(*v);
         }
         if !force && self.planner_calls >= self.max_calls {
+            return Err(CapReached);
+        }
+        if !force && self.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            self.timed_out = true;
             return Err(CapReached);
         }
         self.planner_calls += 1;
@@ -316,6 +331,9 @@ pub fn extend(items: &[Item], w: &Workload, model: &mut dyn CostModel, s: &Setti
         readers: BTreeMap::new(),
         cache: CostCache::new(model, s.max_planner_calls),
     };
+    if s.max_seconds.is_finite() {
+        ctx.cache.deadline = std::time::Instant::now().checked_add(std::time::Duration::from_secs_f64(s.max_seconds.max(0.0)));
+    }
     let mut out = Outcome::default();
 
     // Baseline (forced: never capped).
@@ -338,6 +356,20 @@ pub fn extend(items: &[Item], w: &Workload, model: &mut dyn CostModel, s: &Setti
     }
     let base_costs: Vec<f64> = ctx.base.iter().map(|c| c.unwrap_or(0.0)).collect();
     out.cost_before = weighted(&ctx.weights, &base_costs);
+    // What each item could save at most: the weighted base cost of the statements it may help.
+    // Moves are tried in this order, so a search stopped by a cap has tried the ones that matter
+    // most (a full round tries all, and the order does not change its pick).
+    let potential: Vec<f64> = items
+        .iter()
+        .map(|it| {
+            let readers = ctx.readers.get(&it.table).map(Vec::as_slice).unwrap_or(&[]);
+            readers
+                .iter()
+                .filter(|q| it.relevant.as_ref().is_none_or(|r| r.contains(q)))
+                .map(|&q| ctx.weights[q] * base_costs[q])
+                .sum()
+        })
+        .collect();
 
     let eps = s.min_improvement;
     let mut sel: Vec<usize> = Vec::new();
@@ -346,7 +378,7 @@ pub fn extend(items: &[Item], w: &Workload, model: &mut dyn CostModel, s: &Setti
     let mut last: Vec<Option<Rejection>> = vec![None; items.len()];
     let mut chosen_ever = vec![false; items.len()];
 
-    'search: loop {
+    loop {
         let cur_f = cur.f();
         let mut per_table: BTreeMap<u32, usize> = BTreeMap::new();
         for &i in &sel {
@@ -396,8 +428,10 @@ pub fn extend(items: &[Item], w: &Workload, model: &mut dyn CostModel, s: &Setti
             }
         }
 
+        moves.sort_by(|a, b| potential[b.0].total_cmp(&potential[a.0]));
         let mut best: Option<Pick> = None;
         let mut qualified: Vec<usize> = Vec::new();
+        let mut stopped = false;
         for (item, replaced, delta) in moves {
             let x = with(&sel, item, replaced);
             let mut changed = vec![items[item].table];
@@ -406,11 +440,10 @@ pub fn extend(items: &[Item], w: &Workload, model: &mut dyn CostModel, s: &Setti
                 Ok(e) => e,
                 Err(CapReached) => {
                     out.capped = true;
+                    out.timed_out = ctx.cache.timed_out;
                     last[item] = Some(Rejection::Capped);
-                    for q in qualified {
-                        last[q] = Some(Rejection::Capped);
-                    }
-                    break 'search;
+                    stopped = true;
+                    break;
                 }
             };
             let f = eval.f();
@@ -429,6 +462,12 @@ pub fn extend(items: &[Item], w: &Workload, model: &mut dyn CostModel, s: &Setti
                 best = Some(pick);
             }
         }
+        if stopped {
+            // The round's other qualified moves lost to the cap, not to the pick.
+            for &q in qualified.iter().filter(|&&q| best.as_ref().is_none_or(|p| p.item != q)) {
+                last[q] = Some(Rejection::Capped);
+            }
+        }
         let Some(p) = best else { break };
         chosen_ever[p.item] = true;
         out.steps.push(Step {
@@ -442,6 +481,9 @@ pub fn extend(items: &[Item], w: &Workload, model: &mut dyn CostModel, s: &Setti
         sel = p.x;
         size += p.delta;
         cur = p.eval;
+        if stopped {
+            break;
+        }
     }
 
     // Drop-one pass: remove the worst item while some item does not pay for itself.
@@ -1214,15 +1256,16 @@ mod tests {
         let (stmts, cands) = two_tables();
         let st = Settings { max_planner_calls: 11, ..Settings::default() };
         let (o, f) = run(&stmts, &[1.0; 3], &cands, &st);
-        assert!(o.capped);
-        assert_eq!(o.chosen, vec![0]);
-        assert_eq!(o.steps.len(), 1);
+        assert!(o.capped && !o.timed_out);
+        // Round 2 stopped part way: its best move so far (item 1) is still taken, the rest lose
+        // to the cap.
+        assert_eq!(o.chosen, vec![0, 1]);
+        assert_eq!(o.steps.len(), 2);
         assert_eq!(o.planner_calls, 11);
         assert_eq!(f.calls.len(), 11);
-        assert_eq!(o.cache_hits, 3);
-        assert_eq!(o.benefit, vec![R - C10]);
-        assert_eq!(o.cost_after, C10 + 3.0 * R);
-        assert_eq!(o.rejected, vec![(1, Rejection::Capped), (2, Rejection::Capped)]);
+        assert_eq!(o.benefit, vec![R - C10, R - C10]);
+        assert_eq!(o.cost_after, 2.0 * C10 + 2.0 * R);
+        assert_eq!(o.rejected, vec![(2, Rejection::Capped)]);
         // A cap below the baseline still yields the baseline and nothing else.
         let st = Settings { max_planner_calls: 0, ..Settings::default() };
         let (o, _) = run(&stmts, &[1.0; 3], &cands, &st);
@@ -1249,5 +1292,50 @@ mod tests {
         let f = time_factors(&[100.0, 100.0, 100.0], &[1.0, 1.0, 1.0], &[1.0, 1.0, 1000.0], 10.0);
         assert_eq!(f, vec![1.0, 1.0, 10.0]);
         assert_eq!(time_factors(&[100.0, 0.0], &[1.0, 1.0], &[0.0, 5.0], 10.0), vec![1.0, 1.0]);
+    }
+}
+
+#[cfg(test)]
+mod stop_tests {
+    use super::*;
+
+    /// Each item lowers its own statement's cost from 100 to 10; statement weights differ.
+    struct Own;
+    impl CostModel for Own {
+        fn cost(&mut self, stmt: usize, config: &[usize]) -> Option<f64> {
+            Some(if config.contains(&stmt) { 10.0 } else { 100.0 })
+        }
+    }
+
+    fn items(n: usize) -> Vec<Item> {
+        (0..n)
+            .map(|i| Item { table: i as u32, bytes: 1.0, penalty: 0.0, extends: None, seed: true, label: format!("i{i}"), covers: vec![], relevant: None })
+            .collect()
+    }
+
+    #[test]
+    fn a_capped_round_tries_the_heaviest_statements_first() {
+        // Item 3's statement weighs most: with room for two calls after the baseline, the
+        // stopped first round has tried items 3 and 2 and takes 3.
+        let w = Workload { weights: vec![1.0, 2.0, 3.0, 9.0], tables: (0..4).map(|t| vec![t as u32]).collect() };
+        let st = Settings { max_planner_calls: 4 + 2, ..Settings::default() };
+        let o = extend(&items(4), &w, &mut Own, &st);
+        assert!(o.capped);
+        assert_eq!(o.chosen, vec![3]);
+        // Uncapped, the order of tries changes nothing: all four are taken.
+        let o = extend(&items(4), &w, &mut Own, &Settings::default());
+        assert!(!o.capped);
+        assert_eq!(o.chosen, vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_time_limit_stops_the_search_and_says_so() {
+        let w = Workload { weights: vec![1.0; 4], tables: (0..4).map(|t| vec![t as u32]).collect() };
+        let st = Settings { max_seconds: 0.0, ..Settings::default() };
+        let o = extend(&items(4), &w, &mut Own, &st);
+        assert!(o.capped && o.timed_out);
+        assert!(o.chosen.is_empty());
+        // The baseline is still costed.
+        assert_eq!(o.cost_before, 400.0);
     }
 }
