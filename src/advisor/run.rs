@@ -144,6 +144,10 @@ fn compress_recorded(recorded: Vec<Recorded>) -> (Vec<Recorded>, HashMap<u64, Ve
     (out, members)
 }
 
+/// Share of the workload cost, percent, a step adding a second index on an existing index's key
+/// must save (a new key needs `advisor_min_benefit_pct`).
+const NEAR_DUPLICATE_PCT: f64 = 5.0;
+
 /// Cost per hour from cost per second.
 const HOUR: f64 = 3600.0;
 
@@ -365,6 +369,7 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
                 .filter(|&(_, o)| !std::ptr::eq(o, c) && o.def.relid == c.def.relid && coverage::covers(&c.def, &o.def))
                 .map(|(j, _)| j)
                 .collect(),
+            near_duplicate: coverage::same_key(&t.existing, &c.def).is_some(),
         });
         oids.push(h);
     }
@@ -386,6 +391,7 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     // Each step must lower the workload cost (as it stands after the steps before it) by this
     // share: relative to the current cost, so one enormous statement does not silence the rest.
     settings.min_improvement = o.min_benefit_pct / 100.0;
+    settings.near_duplicate_improvement = NEAR_DUPLICATE_PCT / 100.0;
     settings.min_benefit = 0.0;
     let out = select::extend(&items, &workload, &mut model, &settings);
     let to_hour = HOUR / window;
@@ -446,6 +452,10 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
             write_penalty: items[i].penalty * to_hour,
             reason: {
                 let mut r = text::create_reason(c.kind, &facts);
+                if let Some(e) = coverage::same_key(&t.existing, &c.def) {
+                    let qualified = index_names().ok().and_then(|m| m.get(&e.oid).cloned()).unwrap_or_else(|| text::quote_ident(&e.name));
+                    r.push_str(&text::near_duplicate_note(&qualified, e.protected, NEAR_DUPLICATE_PCT));
+                }
                 let pen = items[i].penalty * to_hour;
                 if pen > 0.0 && out.benefit[k] > 0.0 {
                     r.push_str(&format!(

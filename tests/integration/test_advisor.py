@@ -145,3 +145,21 @@ def test_a_search_stopped_by_the_planner_call_cap_says_so(a):
     report = "\n".join(r[0] for r in ac.psql("SET pg_optimizer.advisor_max_planner_calls = 10; "
                                              "SELECT optimizer.index_advice_report()", db="app"))
     assert "No new index pays for itself" not in report and "stopped" in report, report
+
+
+def test_a_covering_copy_of_the_primary_key_names_it_and_clears_a_higher_bar(a):
+    ac = a
+    ac.psql("CREATE TABLE wide (id int PRIMARY KEY, name text NOT NULL, pad text NOT NULL); "
+            "INSERT INTO wide SELECT g, 'n' || g, repeat('x', 300) FROM generate_series(1, 200000) g; "
+            "VACUUM ANALYZE wide;", db="app")
+    loaded(ac)
+    ac.psql("".join(f"SELECT id, name FROM wide WHERE id BETWEEN {k * 500} AND {k * 500 + 2000};" for k in range(1, 300)),
+            db="app")
+    rows = ac.psql("SELECT ddl, benefit_share, reason FROM optimizer.index_advice() WHERE action = 'create' "
+                   "AND table_name LIKE '%wide%'", db="app")
+    near = [r for r in rows if 'INCLUDE ("name")' in r[0] and '("id")' in r[0]]
+    assert near, rows
+    ddl, share, reason = near[0]
+    # It repeats the primary key's key: said, kept (a constraint), and only past the 5% bar.
+    assert 'same key as "public"."wide_pkey"' in reason and "stays" in reason, reason
+    assert float(share) >= 0.05, share

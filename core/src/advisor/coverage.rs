@@ -199,6 +199,22 @@ pub fn covers(existing: &IndexDef, cand: &IndexDef) -> bool {
     }
 }
 
+/// The existing index (valid, not being built) whose key the candidate repeats: same table, same
+/// method, the same key columns in the same order (direction and operator class included) and the
+/// same predicate; the candidate differs only in INCLUDE columns or uniqueness (a near-duplicate,
+/// like `(id) INCLUDE (name)` beside the primary key on `id`).
+pub fn same_key<'e>(existing: &'e [IndexDef], cand: &IndexDef) -> Option<&'e IndexDef> {
+    existing.iter().find(|e| {
+        usable(e)
+            && e.relid == cand.relid
+            && !cand.keys.is_empty()
+            && method_of(e).is_some()
+            && method_of(e) == method_of(cand)
+            && e.keys == cand.keys
+            && e.predicate == cand.predicate
+    })
+}
+
 /// Some existing index that is valid and not being built [`covers`] the candidate.
 pub fn served(existing: &[IndexDef], cand: &IndexDef) -> bool {
     existing.iter().any(|e| usable(e) && covers(e, cand))
@@ -311,6 +327,23 @@ mod tests {
 
     fn bt(oid: Oid, atts: &[i16]) -> IndexDef {
         idx(oid, Method::Btree, atts.iter().map(|&a| key(a)).collect())
+    }
+
+    #[test]
+    fn same_key_finds_the_index_a_candidate_only_widens() {
+        let pk = IndexDef { primary: true, protected: true, unique: true, ..bt(1, &[1]) };
+        let existing = vec![pk.clone(), bt(2, &[2, 3])];
+        let widened = IndexDef { include: vec![4, 5], ..bt(0, &[1]) };
+        assert_eq!(same_key(&existing, &widened).map(|e| e.oid), Some(1));
+        assert_eq!(same_key(&existing, &bt(0, &[2, 3])).map(|e| e.oid), Some(2));
+        // another key, another order, a direction, another method, a predicate: not the same key
+        assert!(same_key(&existing, &bt(0, &[1, 2])).is_none());
+        assert!(same_key(&existing, &bt(0, &[3, 2])).is_none());
+        assert!(same_key(&existing, &idx(0, Method::Btree, vec![desc(1)])).is_none());
+        assert!(same_key(&existing, &idx(0, Method::Hash, vec![key(1)])).is_none());
+        assert!(same_key(&existing, &IndexDef { predicate: Some("a > 0".into()), ..bt(0, &[1]) }).is_none());
+        // an invalid index is no index
+        assert!(same_key(&[IndexDef { valid: false, ..pk }], &widened).is_none());
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub struct Item {
     /// on), or `None` for every statement reading its table. A statement's cost is looked up with
     /// only its relevant items, so everything else is a cache hit.
     pub relevant: Option<Vec<usize>>,
+    /// It has the same key as an existing index (a primary key included): a near-duplicate, kept
+    /// only when a step with it lowers the workload cost by `Settings::near_duplicate_improvement`.
+    pub near_duplicate: bool,
 }
 
 /// The statements to optimise for.
@@ -76,6 +79,9 @@ pub struct Settings {
     /// Seconds the search may take (checked before each planner call; the baseline and final
     /// pass are not capped). Infinite: no time limit.
     pub max_seconds: f64,
+    /// Relative improvement a step adding a near-duplicate item must reach (at least
+    /// `min_improvement`): a second index on the same key costs its writes and its space twice.
+    pub near_duplicate_improvement: f64,
 }
 
 impl Default for Settings {
@@ -87,6 +93,7 @@ impl Default for Settings {
             min_benefit: 0.0,
             max_planner_calls: 10_000,
             max_seconds: f64::INFINITY,
+            near_duplicate_improvement: 0.05,
         }
     }
 }
@@ -448,6 +455,7 @@ pub fn extend(items: &[Item], w: &Workload, model: &mut dyn CostModel, s: &Setti
             };
             let f = eval.f();
             let b = cur_f - f;
+            let eps = if items[item].near_duplicate { eps.max(s.near_duplicate_improvement) } else { eps };
             if f * (1.0 + eps) >= cur_f || b < s.min_benefit {
                 let gross = cur.work - eval.work;
                 let gross_ok = !(eval.work * (1.0 + eps) >= cur.work || gross < s.min_benefit);
@@ -699,7 +707,7 @@ mod tests {
         let label =
             format!("t{}({})", table, keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(","));
         Cand {
-            item: Item { table, bytes, penalty: 0.0, extends: None, seed, label, covers: vec![], relevant: None },
+            item: Item { table, bytes, penalty: 0.0, extends: None, seed, label, covers: vec![], relevant: None, near_duplicate: false },
             idx: FIdx { keys: keys.to_vec(), pred: None },
         }
     }
@@ -1309,7 +1317,7 @@ mod stop_tests {
 
     fn items(n: usize) -> Vec<Item> {
         (0..n)
-            .map(|i| Item { table: i as u32, bytes: 1.0, penalty: 0.0, extends: None, seed: true, label: format!("i{i}"), covers: vec![], relevant: None })
+            .map(|i| Item { table: i as u32, bytes: 1.0, penalty: 0.0, extends: None, seed: true, label: format!("i{i}"), covers: vec![], relevant: None, near_duplicate: false })
             .collect()
     }
 
@@ -1337,5 +1345,34 @@ mod stop_tests {
         assert!(o.chosen.is_empty());
         // The baseline is still costed.
         assert_eq!(o.cost_before, 400.0);
+    }
+}
+
+#[cfg(test)]
+mod near_duplicate_tests {
+    use super::*;
+
+    /// Item 0 lowers statement 0's cost from 100 to `with`.
+    struct One(f64);
+    impl CostModel for One {
+        fn cost(&mut self, _stmt: usize, config: &[usize]) -> Option<f64> {
+            Some(if config.contains(&0) { self.0 } else { 100.0 })
+        }
+    }
+
+    fn run(with: f64, near: bool) -> Outcome {
+        let item = Item { table: 1, bytes: 1.0, penalty: 0.0, extends: None, seed: true, label: "i".into(), covers: vec![], relevant: None, near_duplicate: near };
+        let w = Workload { weights: vec![1.0], tables: vec![vec![1]] };
+        extend(&[item], &w, &mut One(with), &Settings::default())
+    }
+
+    #[test]
+    fn a_near_duplicate_needs_a_larger_gain() {
+        // 3% better: enough for a new key (0.3%), not for a second index on an existing key (5%)
+        assert_eq!(run(97.0, false).chosen, vec![0]);
+        assert!(run(97.0, true).chosen.is_empty());
+        assert_eq!(run(97.0, true).rejected, vec![(0, Rejection::NoBenefit)]);
+        // 20% better clears both bars
+        assert_eq!(run(80.0, true).chosen, vec![0]);
     }
 }

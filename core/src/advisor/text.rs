@@ -778,3 +778,31 @@ mod tests {
         );
     }
 }
+
+/// The reason's sentence for a proposed index with the same key as `existing` (its qualified,
+/// quoted name: a near-duplicate): replace it where it can go, say why both stay where it cannot.
+pub fn near_duplicate_note(existing: &str, protected: bool, bar_pct: f64) -> String {
+    let ident = existing;
+    if protected {
+        format!(
+            " It has the same key as {ident}, which it widens; {ident} enforces a constraint and stays, so both are kept: proposed because it saves at least {bar_pct:.0}% of the workload cost, the bar for a second index on one key."
+        )
+    } else {
+        format!(
+            " It has the same key as {ident}, which it widens: build it, then drop {ident} (DROP INDEX CONCURRENTLY {ident}), which it replaces. Proposed because it saves at least {bar_pct:.0}% of the workload cost, the bar for a second index on one key."
+        )
+    }
+}
+
+#[cfg(test)]
+mod near_duplicate_note_tests {
+    use super::*;
+
+    #[test]
+    fn names_the_index_and_says_whether_it_can_go() {
+        let n = near_duplicate_note("\"public\".\"supplier_pkey\"", true, 5.0);
+        assert!(n.contains("supplier_pkey") && n.contains("stays") && n.contains("5%") && !n.contains("DROP"), "{n}");
+        let n = near_duplicate_note("\"s\".\"Orders By Day\"", false, 5.0);
+        assert!(n.contains("DROP INDEX CONCURRENTLY \"s\".\"Orders By Day\""), "{n}");
+    }
+}
