@@ -396,6 +396,7 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     let out = select::extend(&items, &workload, &mut model, &settings);
     let to_hour = HOUR / window;
 
+    let mut qualified_names: Option<BTreeMap<u32, String>> = None;
     // Final names: the plain one where free, else with a counter (`_idx1`, ...).
     let mut final_names: BTreeSet<String> = tables.iter().flat_map(|t| t.existing.iter().map(|e| e.name.clone())).collect();
     for (k, &i) in out.chosen.iter().enumerate() {
@@ -453,7 +454,9 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
             reason: {
                 let mut r = text::create_reason(c.kind, &facts);
                 if let Some(e) = coverage::same_key(&t.existing, &c.def) {
-                    let qualified = index_names().ok().and_then(|m| m.get(&e.oid).cloned()).unwrap_or_else(|| text::quote_ident(&e.name));
+                    // Every index's qualified name, read once for all near-duplicates chosen.
+                    let names = qualified_names.get_or_insert_with(|| index_names().unwrap_or_default());
+                    let qualified = names.get(&e.oid).cloned().unwrap_or_else(|| text::quote_ident(&e.name));
                     r.push_str(&text::near_duplicate_note(&qualified, e.protected, NEAR_DUPLICATE_PCT));
                 }
                 let pen = items[i].penalty * to_hour;

@@ -317,7 +317,8 @@ fn role_name(oid: pg_sys::Oid) -> Option<String> {
     (!n.is_null()).then(|| unsafe { CStr::from_ptr(n) }.to_string_lossy().into_owned())
 }
 
-fn role_oid(name: &str) -> pg_sys::Oid {
+/// The role of that name on this server (InvalidOid: none).
+pub fn role_oid(name: &str) -> pg_sys::Oid {
     match CString::new(name) {
         Ok(c) => unsafe { pg_sys::get_role_oid(c.as_ptr(), true) },
         Err(_) => pg_sys::InvalidOid,

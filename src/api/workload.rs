@@ -57,10 +57,7 @@ fn import_workload(
     let (mut missing, mut not_held) = (0, 0);
     let me = unsafe { pg_sys::GetUserId() };
     for s in &w.statements {
-        let role = match std::ffi::CString::new(s.role.as_str()) {
-            Ok(c) => unsafe { pg_sys::get_role_oid(c.as_ptr(), true) },
-            Err(_) => pg_sys::InvalidOid,
-        };
+        let role = workload::role_oid(&s.role);
         if role == pg_sys::InvalidOid {
             missing += 1;
         } else if !unsafe { pg_sys::has_privs_of_role(me, role) } {

@@ -19,27 +19,8 @@
 
 use super::lint::{self, SpiCatalog};
 use crate::advisor::run::{Action, Report};
-use crate::error::spi_err;
-use pgrx::prelude::*;
+use pgrx::pg_sys;
 use serde_json::{json, Map, Value};
-
-/// The insight views the report lists in full (health() sums them up), in health()'s order.
-const INSIGHTS: &[&str] = &[
-    "slow_queries",
-    "index_insights",
-    "index_bloat",
-    "missing_fk_indexes",
-    "vacuum_health",
-    "table_bloat",
-    "wraparound_risk",
-    "sequence_exhaustion",
-    "cache_hit",
-    "connections",
-    "blocking",
-    "replication",
-    "config_advice",
-    "stale_statistics",
-];
 
 /// The advice of one advisor run as the `pg_optimizer.index_advice` document (version 1).
 pub fn advice_json(r: &Report, budget_bytes: f64, sources: &[String]) -> Value {
@@ -98,15 +79,12 @@ pub fn document(advice: Value) -> Result<Value, String> {
     let mut d = Map::new();
     d.insert("format".into(), json!("pg_optimizer.report"));
     d.insert("version".into(), json!(1));
-    let head = rows(
-        "SELECT pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+    let head = crate::pg::text_rows("SELECT pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
                 pg_catalog.current_database()::text, pg_catalog.current_setting('server_version'),
                 (SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'pg_optimizer'),
                 EXTRACT(epoch FROM pg_catalog.now() - COALESCE(
                     (SELECT s.stats_reset FROM pg_catalog.pg_stat_database s WHERE s.datname = pg_catalog.current_database()),
-                    pg_catalog.pg_postmaster_start_time()))::float8::text",
-        5,
-    )?;
+                    pg_catalog.pg_postmaster_start_time()))::float8::text", &[])?;
     if let Some(h) = head.first() {
         d.insert("generated_at".into(), json!(h[0]));
         d.insert("database".into(), json!(h[1]));
@@ -124,7 +102,7 @@ pub fn document(advice: Value) -> Result<Value, String> {
 }
 
 fn health() -> Result<Value, String> {
-    let r = rows("SELECT area, status, findings::text, top_finding, top_action FROM optimizer.health()", 5)?;
+    let r = crate::pg::text_rows("SELECT area, status, findings::text, top_finding, top_action FROM optimizer.health()", &[])?;
     Ok(Value::Array(
         r.into_iter()
             .map(|x| json!({"area": x[0], "status": x[1], "findings": num(&x[2]), "top_finding": x[3], "top_action": x[4]}))
@@ -132,24 +110,17 @@ fn health() -> Result<Value, String> {
     ))
 }
 
+/// Every finding of the views health() sums up (`optimizer.insight_findings()`, health()'s own
+/// list), statistics_advice's unverified candidates left out.
 fn findings() -> Result<Value, String> {
-    let mut out = vec![];
-    for v in INSIGHTS {
-        let present = rows(&format!("SELECT (pg_catalog.to_regclass('optimizer.{v}') IS NOT NULL)::text"), 1)?;
-        if present.first().and_then(|x| x[0].as_deref()) != Some("true") {
-            continue;
-        }
-        let name = if *v == "index_insights" { "insight".to_string() } else { format!("'{v}'") };
-        for x in rows(&format!("SELECT {name}, severity, evidence, recommendation FROM optimizer.{v}"), 4)? {
-            out.push(json!({"insight": x[0], "severity": x[1], "evidence": x[2], "recommendation": x[3]}));
-        }
-    }
-    Ok(Value::Array(out))
+    let r = crate::pg::text_rows("SELECT insight, severity, evidence, recommendation FROM optimizer.insight_findings() WHERE insight <> 'statistics_advice'", &[])?;
+    Ok(Value::Array(
+        r.into_iter().map(|x| json!({"insight": x[0], "severity": x[1], "evidence": x[2], "recommendation": x[3]})).collect(),
+    ))
 }
 
 fn statements() -> Result<Value, String> {
-    let top = rows(
-        "WITH s AS (
+    let top = crate::pg::text_rows("WITH s AS (
              SELECT s.queryid, min(s.query) AS query, sum(s.calls) AS calls, sum(s.total_exec_time) AS total_ms,
                     sum(s.rows) AS rows, max(s.p95_exec_time) AS p95, max(s.p99_exec_time) AS p99
                FROM optimizer.statements s
@@ -160,17 +131,13 @@ fn statements() -> Result<Value, String> {
          SELECT s.queryid::text, s.query, s.calls::text, s.total_ms::text, (s.total_ms / s.calls)::text,
                 s.p95::text, s.p99::text, s.rows::text,
                 (s.total_ms / NULLIF(sum(s.total_ms) OVER (), 0))::text
-           FROM s ORDER BY s.total_ms DESC, s.queryid LIMIT 10",
-        9,
-    )?;
+           FROM s ORDER BY s.total_ms DESC, s.queryid LIMIT 10", &[])?;
     let mut out = vec![];
     for x in top {
-        let hist = rows(
-            &format!(
-                "SELECT lower_ms::text, upper_ms::text, calls::text FROM optimizer.latency_histogram({}) WHERE calls > 0 ORDER BY bucket",
-                x[0].as_deref().unwrap_or("0").parse::<i64>().unwrap_or(0)
-            ),
-            3,
+        let queryid = x[0].as_deref().unwrap_or("0").parse::<i64>().unwrap_or(0);
+        let hist = crate::pg::text_rows(
+            "SELECT lower_ms::text, upper_ms::text, calls::text FROM optimizer.latency_histogram($1) WHERE calls > 0 ORDER BY bucket",
+            &[queryid.into()],
         )?;
         out.push(json!({
             "queryid": x[0], "query": x[1], "calls": num(&x[2]), "total_ms": num(&x[3]), "mean_ms": num(&x[4]),
@@ -183,8 +150,7 @@ fn statements() -> Result<Value, String> {
 
 fn tables() -> Result<Value, String> {
     // Sizes from pg_class (no lock taken on the tables), of the relations the caller can see.
-    let top = rows(
-        "WITH t AS (
+    let top = crate::pg::text_rows("WITH t AS (
              SELECT c.oid, c.relpages::numeric * pg_catalog.current_setting('block_size')::numeric AS table_bytes,
                     GREATEST(c.reltuples, 0) AS rows,
                     COALESCE((SELECT sum(i.relpages) FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
@@ -196,20 +162,16 @@ fn tables() -> Result<Value, String> {
                 AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
          )
          SELECT t.oid::text, t.oid::regclass::text, t.table_bytes::bigint::text, t.index_bytes::bigint::text, t.rows::bigint::text
-           FROM t ORDER BY t.table_bytes + t.index_bytes DESC, t.oid LIMIT 20",
-        5,
-    )?;
+           FROM t ORDER BY t.table_bytes + t.index_bytes DESC, t.oid LIMIT 20", &[])?;
     let mut out = vec![];
     for x in top {
         let oid: u32 = x[0].as_deref().unwrap_or("0").parse().unwrap_or(0);
-        let idx = rows(
-            &format!(
-                "SELECT x.indexrelid::regclass::text, (i.relpages::numeric * pg_catalog.current_setting('block_size')::numeric)::bigint::text,
-                        pg_catalog.pg_stat_get_numscans(x.indexrelid)::text
-                   FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
-                  WHERE x.indrelid = {oid} ORDER BY i.relpages DESC, 1"
-            ),
-            3,
+        let idx = crate::pg::text_rows(
+            "SELECT x.indexrelid::regclass::text, (i.relpages::numeric * pg_catalog.current_setting('block_size')::numeric)::bigint::text,
+                    pg_catalog.pg_stat_get_numscans(x.indexrelid)::text
+               FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
+              WHERE x.indrelid = $1 ORDER BY i.relpages DESC, 1",
+            &[pg_sys::Oid::from(oid).into()],
         )?;
         out.push(json!({
             "table": x[1], "table_bytes": num(&x[2]), "index_bytes": num(&x[3]), "rows": num(&x[4]),
@@ -261,17 +223,3 @@ fn one_text(sql: &str) -> Option<String> {
     crate::pg::read_one::<String>(sql, &[]).ok().flatten()
 }
 
-/// Rows of `n` text columns.
-fn rows(sql: &str, n: usize) -> Result<Vec<Vec<Option<String>>>, String> {
-    Spi::connect(|c| {
-        let mut out = vec![];
-        for r in c.select(sql, None, &[]).map_err(spi_err)? {
-            let mut row = Vec::with_capacity(n);
-            for i in 1..=n {
-                row.push(r.get::<String>(i).map_err(spi_err)?);
-            }
-            out.push(row);
-        }
-        Ok(out)
-    })
-}

@@ -8,21 +8,7 @@ use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 
 /// Rows of `sql` with every column as text (the queries cast what they select).
-pub fn rows(sql: &str, args: &[DatumWithOid]) -> Result<Vec<Vec<Option<String>>>, String> {
-    Spi::connect(|c| {
-        let t = c.select(sql, None, args).map_err(spi_err)?;
-        let n = t.columns().map_err(spi_err)?;
-        let mut out = vec![];
-        for r in t {
-            let mut row = Vec::with_capacity(n);
-            for i in 1..=n {
-                row.push(r.get::<String>(i).map_err(spi_err)?);
-            }
-            out.push(row);
-        }
-        Ok(out)
-    })
-}
+pub use crate::pg::text_rows as rows;
 
 /// One text value (None: no row or NULL).
 pub fn one(sql: &str, args: &[DatumWithOid]) -> Result<Option<String>, String> {

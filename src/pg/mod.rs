@@ -140,3 +140,20 @@ impl Drop for MemoryContextGuard {
 pub fn read_one<T: FromDatum + IntoDatum>(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Result<Option<T>, pgrx::spi::SpiError> {
     Spi::connect(|c| c.select(sql, Some(1), args)?.first().get_one::<T>())
 }
+
+/// Rows of a read-only query with every column as text (the queries cast what they select).
+pub fn text_rows(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Result<Vec<Vec<Option<String>>>, String> {
+    Spi::connect(|c| {
+        let t = c.select(sql, None, args).map_err(crate::error::spi_err)?;
+        let n = t.columns().map_err(crate::error::spi_err)?;
+        let mut out = vec![];
+        for r in t {
+            let mut row = Vec::with_capacity(n);
+            for i in 1..=n {
+                row.push(r.get::<String>(i).map_err(crate::error::spi_err)?);
+            }
+            out.push(row);
+        }
+        Ok(out)
+    })
+}

@@ -106,8 +106,66 @@ COMMENT ON VIEW @extschema@.invalid_indexes IS
 GRANT SELECT ON @extschema@.slow_queries, @extschema@.index_insights, @extschema@.unused_indexes, @extschema@.duplicate_indexes,
                 @extschema@.invalid_indexes TO PUBLIC;
 
--- One row per area: its worst finding and what to do first. Areas whose views are not there
--- (a partial install) are skipped.
+-- The areas of health() and the insights each sums up, in order: the one list health() and
+-- optimizer.report() read.
+CREATE FUNCTION @extschema@.insight_areas()
+RETURNS TABLE(n int, area text, insights text[])
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT * FROM (VALUES
+        (1, 'queries',       ARRAY['slow_queries']),
+        -- index_insights: invalid_indexes, duplicate_indexes and unused_indexes in one read
+        (2, 'indexes',       ARRAY['index_insights', 'index_bloat', 'missing_fk_indexes']),
+        (3, 'vacuum',        ARRAY['vacuum_health', 'table_bloat']),
+        (4, 'wraparound',    ARRAY['wraparound_risk', 'sequence_exhaustion']),
+        (5, 'cache',         ARRAY['cache_hit']),
+        (6, 'connections',   ARRAY['connections', 'blocking']),
+        (7, 'replication',   ARRAY['replication']),
+        (8, 'configuration', ARRAY['config_advice']),
+        (9, 'statistics',    ARRAY['stale_statistics', 'statistics_advice'])) AS x(n, area, insights)
+    ORDER BY 1
+$fn$;
+COMMENT ON FUNCTION @extschema@.insight_areas() IS
+  'The areas of health() and the insight views (and statistics_advice) each one sums up, in order';
+
+-- Every finding of the insights of one area (NULL: all areas), area by area in insight_areas()
+-- order, each insight's rows in its view's order. Insights not there (a partial install) are
+-- skipped. statistics_advice is asked for its candidates without trials (0), so this stays
+-- read-only and lock-light.
+CREATE FUNCTION @extschema@.insight_findings(only_area text DEFAULT NULL)
+RETURNS TABLE(area text, insight text, severity text, evidence text, recommendation text)
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    a record;
+    v text;
+    q text;
+BEGIN
+    FOR a IN SELECT * FROM @extschema@.insight_areas() x WHERE only_area IS NULL OR x.area = only_area LOOP
+        FOREACH v IN ARRAY a.insights LOOP
+            IF v = 'statistics_advice' THEN
+                CONTINUE WHEN to_regprocedure('@extschema@.statistics_advice(integer)') IS NULL;
+                q := 'SELECT ''statistics_advice'', severity, evidence, recommendation FROM @extschema@.statistics_advice(0)';
+            ELSIF v = 'index_insights' THEN
+                CONTINUE WHEN to_regclass('@extschema@.index_insights') IS NULL;
+                -- invalid first, then duplicates, then unused: the order of the three views
+                q := 'SELECT insight, severity, evidence, recommendation FROM @extschema@.index_insights'
+                     ' ORDER BY array_position(ARRAY[''invalid_indexes'', ''duplicate_indexes'', ''unused_indexes''], insight)';
+            ELSE
+                CONTINUE WHEN to_regclass('@extschema@.' || quote_ident(v)) IS NULL;
+                q := format('SELECT %s, severity, evidence, recommendation FROM @extschema@.%I', quote_literal(v), v);
+            END IF;
+            RETURN QUERY EXECUTE format('SELECT %s::text, x.i::text, x.s::text, x.e::text, x.r::text FROM (%s) x(i, s, e, r)',
+                                        quote_literal(a.area), q);
+        END LOOP;
+    END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.insight_findings(text) IS
+  'Every finding of the insight views of one area of health() (NULL: all), with the view it comes from';
+
+-- One row per area: its worst finding and what to do first.
 CREATE FUNCTION @extschema@.health()
 RETURNS TABLE(area text, status text, findings bigint, top_finding text, top_action text)
 LANGUAGE plpgsql STABLE PARALLEL UNSAFE
@@ -115,51 +173,21 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     a record;
-    v text;
     r record;
     best int;
     rank int;
-    q text;
 BEGIN
-    FOR a IN SELECT * FROM (VALUES
-            (1, 'queries',       ARRAY['slow_queries']),
-            -- index_insights: invalid_indexes, duplicate_indexes and unused_indexes in one read
-            (2, 'indexes',       ARRAY['index_insights', 'index_bloat', 'missing_fk_indexes']),
-            (3, 'vacuum',        ARRAY['vacuum_health', 'table_bloat']),
-            (4, 'wraparound',    ARRAY['wraparound_risk', 'sequence_exhaustion']),
-            (5, 'cache',         ARRAY['cache_hit']),
-            (6, 'connections',   ARRAY['connections', 'blocking']),
-            (7, 'replication',   ARRAY['replication']),
-            (8, 'configuration', ARRAY['config_advice']),
-            (9, 'statistics',    ARRAY['stale_statistics', 'statistics_advice'])) AS x(n, name, views)
-        ORDER BY 1
-    LOOP
-        area := a.name; status := 'ok'; findings := 0; top_finding := NULL; top_action := NULL; best := 0;
-        FOREACH v IN ARRAY a.views LOOP
-            IF v = 'statistics_advice' THEN
-                -- A function (it verifies with trial ANALYZEs when asked to): here only its
-                -- unverified candidates (0 trials), so health() stays read-only and lock-light.
-                CONTINUE WHEN to_regprocedure('@extschema@.statistics_advice(integer)') IS NULL;
-                q := 'SELECT ''statistics_advice'' AS insight, severity, evidence, recommendation FROM @extschema@.statistics_advice(0)';
-            ELSE
-                CONTINUE WHEN to_regclass('@extschema@.' || quote_ident(v)) IS NULL;
-                q := format('SELECT %s AS insight, severity, evidence, recommendation FROM @extschema@.%I', quote_literal(v), v);
-                IF v = 'index_insights' THEN
-                    -- invalid first, then duplicates, then unused: the order of the three views
-                    q := 'SELECT insight, severity, evidence, recommendation FROM @extschema@.index_insights'
-                         ' ORDER BY array_position(ARRAY[''invalid_indexes'', ''duplicate_indexes'', ''unused_indexes''], insight)';
-                END IF;
+    FOR a IN SELECT * FROM @extschema@.insight_areas() LOOP
+        area := a.area; status := 'ok'; findings := 0; top_finding := NULL; top_action := NULL; best := 0;
+        FOR r IN SELECT * FROM @extschema@.insight_findings(a.area) LOOP
+            findings := findings + 1;
+            rank := CASE r.severity WHEN 'critical' THEN 3 WHEN 'warning' THEN 2 ELSE 1 END;
+            IF rank > best THEN
+                best := rank;
+                status := r.severity;
+                top_finding := r.insight || ': ' || r.evidence;
+                top_action := r.recommendation;
             END IF;
-            FOR r IN EXECUTE q LOOP
-                findings := findings + 1;
-                rank := CASE r.severity WHEN 'critical' THEN 3 WHEN 'warning' THEN 2 ELSE 1 END;
-                IF rank > best THEN
-                    best := rank;
-                    status := r.severity;
-                    top_finding := r.insight || ': ' || r.evidence;
-                    top_action := r.recommendation;
-                END IF;
-            END LOOP;
         END LOOP;
         RETURN NEXT;
     END LOOP;
