@@ -226,8 +226,26 @@ def test_standby_workload_exported_imported_and_advised(c):
         assert not any("pg_sleep" in r[1] for r in rows), rows
         assert any(r[0] == "note" and "expression key" in r[2] for r in rows), rows
         assert any(r[0] == "create" and "kind" in r[1] for r in rows), rows
+        # A hostile import: outsider claims its statement ran as the superuser, the statement calls
+        # outsider's IMMUTABLE function (the planner folds it: it would run as whoever plans it).
+        # A superuser advising that source must not plan it as the superuser, nor as anyone.
+        # (a warning, not a side effect in the database: the advisor plans in subtransactions it
+        # rolls back)
+        c.psql("""CREATE FUNCTION public.outsider_probe() RETURNS int LANGUAGE plpgsql IMMUTABLE AS
+                  $f$ BEGIN RAISE WARNING 'outsider_probe ran as %', current_user; RETURN 1; END $f$;
+                  ALTER FUNCTION public.outsider_probe() OWNER TO outsider;""", db="app")
+        claim = json.loads(doc)
+        st = next(x for x in claim["statements"] if x["queryid"] == standby_only)
+        st.update(role="postgres", query="SELECT count(*) FROM events WHERE kind = public.outsider_probe()",
+                  example=None, params=[])
+        text = json.dumps(claim)
+        c.psql(f"SELECT * FROM optimizer.import_workload($doc${text}$doc$::jsonb, 'claim')", db="app", user="outsider")
+        got = c.psql("SELECT action, reason FROM optimizer.index_advice(sources => ARRAY['claim'])", db="app")
+        assert "outsider_probe ran as" not in c.last_stderr, c.last_stderr
+        assert any(r[0] == "note" and '"postgres"' in r[1] and "imported it" in r[1] for r in got), got
+        assert not any(r[0] == "create" for r in got), got
         # Each role sees its own imports.
-        assert c.psql("SELECT source FROM optimizer.imported_workloads ORDER BY 1", db="app", user="outsider") == [["mine"]]
-        assert c.psql("SELECT source FROM optimizer.imported_workloads ORDER BY 1", db="app") == [["evil"], ["mine"], ["standby1"]]
+        assert c.psql("SELECT source FROM optimizer.imported_workloads ORDER BY 1", db="app", user="outsider") == [["claim"], ["mine"]]
+        assert c.psql("SELECT source FROM optimizer.imported_workloads ORDER BY 1", db="app") == [["claim"], ["evil"], ["mine"], ["standby1"]]
     finally:
         s.stop("immediate")
