@@ -1,32 +1,42 @@
 #!/usr/bin/env bash
-# TPC-H index-advisor benchmark: four configurations under one storage budget, same data, same
+# TPC-H index-advisor benchmark matrix (issue 17): the advisors under the server's default
+# random_page_cost (4) and under 1.1, at a 1024 MB budget and at a tight one; same data, same
 # server settings, same 22 queries (bench/tpch/qNN.sql, the spec templates with the validation
 # parameters; Q11's fraction is set to 0.0001 / SF). Design and sources:
-# docs/research/advisor-tpch.md.
+# docs/research/advisor-tpch.md. The matrix was fixed before its first run.
 #
 # Arms (all start from the primary keys only; every other index in schema public is dropped first):
-#   a  none: no index beyond the primary keys (reference; NOT a peer, see ratio below)
+#   a  none: no index beyond the primary keys (reference; NOT a peer; run at the cost settings of
+#      A_RPCS, default 4, for the plan check below)
 #   b  pg_qualstats 2.0.4: pg_qualstats_index_advisor(min_filter => 1000, min_selectivity => 30)
 #      on the quals recorded by the recording pass; its "indexes" list in its own order;
-#      planner calls 0
+#      planner calls 0. Not in the default ARMS: in every earlier run it was 4.5x slower than c
+#      (Q17 and Q20 time out), so it was never the best peer; ARMS=a,b,c,d adds it to every cell.
 #   c  supabase index_advisor's approach on Debian's HypoPG (bench/tpch/single_column_advisor.sql,
 #      our own code): per query, one EXPLAIN without and one with a hypothetical btree on every
 #      eligible column; keep the indexes the plan uses; union ranked by total cost improvement;
-#      planner calls = the EXPLAINs (2 per query)
+#      planner calls = the EXPLAINs (2 per query). Run once per cost setting within the largest
+#      budget: the tight budget is its real size, so its indexes are the same in every cell.
 #   d  pg_optimizer: SELECT ddl, estimated_bytes, planner_calls FROM
-#      optimizer.index_advice(budget_mb => BUDGET_MB) WHERE action = 'create' ORDER BY benefit DESC
-#      (fails with a clear message when the installed build lacks the function)
+#      optimizer.index_advice(budget_mb => BUDGET) WHERE action = 'create' ORDER BY benefit DESC
+#      (fails with a clear message when the installed build lacks the function); once per cell.
 # Every arm's indexes are built in the advisor's order while the running total of real sizes
-# (pg_relation_size) stays within BUDGET_MB: an index whose estimated size (HypoPG for b and c,
+# (pg_relation_size) stays within the budget: an index whose estimated size (HypoPG for b and c,
 # the advisor's own for d) exceeds the remaining budget is skipped, and one whose real size turns
 # out not to fit is dropped again; a DDL line repeated in the advice, and an index identical to one
 # already there (the primary keys included), are not kept either; all of it is reported. Then
 # CHECKPOINT, pg_prewarm of every table and index, and REPS timed passes.
 #
-# Recording pass (once, before any advisor): the 22 queries with statement_timeout = TIMEOUT_S and
-# pg_qualstats.sample_rate = 1, pg_optimizer.track = top, sample_rate = 1, predicate_sample_rate = 1
-# (set in that session only). Every other session (set-up, advisors, index builds, timed passes)
-# runs with pg_qualstats.enabled = off and pg_optimizer.track = none, sample_rate = 0,
+# The matrix: for each random_page_cost of RPCS (ALTER SYSTEM + reload), a recording pass, then
+# a (if that cost is in A_RPCS), c, and per budget of BUDGETS the cell's b and d. A budget is a
+# number of MB or `tight`: arm c's real size in the same run at the same cost, rounded up to
+# the MB.
+#
+# Recording pass (once per cost setting, after both recorders are reset and with the primary
+# keys only): the 22 queries with statement_timeout = TIMEOUT_S and pg_qualstats.sample_rate = 1,
+# pg_optimizer.track = top, sample_rate = 1, predicate_sample_rate = 1 (set in that session only).
+# Every other session (set-up, advisors, index builds, timed passes) runs with
+# pg_qualstats.enabled = off and pg_optimizer.track = none, sample_rate = 0,
 # predicate_sample_rate = 0 (postgresql.conf), so the workload both b and d see is the 22 queries
 # of that pass only: the bench's own catalog and temp-table queries stay out (with track = top and
 # sample_rate = 0, pg_optimizer still creates a 0-call entry for every statement with constants,
@@ -41,33 +51,41 @@
 # median over REPS; an arm's total is the sum of the 22 medians.
 #
 # Printed per arm: the indexes (DDL), estimated and real sizes, total against the budget, advisor
-# wall-clock ms, planner calls, the 22 medians and the total. Then a per-query table, a summary
-# table, and as the last line `ratio: X` = total(d) / min(total(b), total(c)) over the peers that
-# ran. "Best peer" EXCLUDES (a): (a) is printed for reference only. Without d, or without b and c,
-# the last line is `ratio: n/a`.
+# wall-clock ms, planner calls, the 22 medians and the total. Then per cost setting a per-query
+# table of every arm and cell; a summary of the arms; the plan check (at a cost setting where a
+# ran: each query whose EXPLAIN, after d's timed passes, uses one of d's new indexes, with
+# median(d) / median(a) against 1.5); the cells, each with ratio = total(d) / total(best peer of
+# the cell), "best peer" = the faster of b and c (a EXCLUDED), and its target (0.85; 0.90 at the
+# tight budget), with a control column: (q01 + q13)(d) / (q01 + q13)(peer), two queries that scan
+# whole tables in every arm, so it shows how far the machine's speed drifted between the two arms
+# (printed only: it changes no total and no ratio); and as the last line `ratio: X`, the worst
+# cell's ratio (`n/a` without d or without a peer).
 #
 # Needs: postgresql-15, postgresql-15-hypopg, postgresql-15-pg-qualstats, contrib, python3-venv
 # (tpchgen-cli 4.0.0 from PyPI is installed into BENCH_DIR/venv), and pg_optimizer installed
-# (scripts/install.sh). Takes the whole machine: do not run it beside another benchmark.
-# Env (defaults): SF (1), BUDGET_MB (1024, pg_optimizer.advisor_budget_mb's default), REPS (3), TIMEOUT_S (60), ARMS (a,b,c,d),
-# BENCH_DIR (/tmp/pgopt_tpch; data cached there per SF), PORT (5481), SKIP_TIMEOUT_REPS (1),
-# KEEP (0; 1 leaves the server running at the end and prints how to connect), RPC (random_page_cost
-# of the cluster, 1.1: every timed pass runs with all tables and indexes prewarmed in shared_buffers,
-# the case PostgreSQL's documentation gives for a random_page_cost near seq_page_cost).
+# (scripts/install.sh). Takes the whole machine: do not run it beside another benchmark, and do not
+# edit this file while it runs (bash reads it as it goes).
+# Env (defaults): SF (1), RPCS (4,1.1), BUDGETS (1024,tight), A_RPCS (4), ARMS (a,c,d), REPS (3),
+# TIMEOUT_S (60), BENCH_DIR (/tmp/pgopt_tpch; data cached there per SF), PORT (5481),
+# SKIP_TIMEOUT_REPS (1), KEEP (0; 1 leaves the server running at the end and prints how to
+# connect). Every timed pass runs with all tables and indexes prewarmed in shared_buffers, the case
+# PostgreSQL's documentation gives for a random_page_cost near seq_page_cost (1.1); 4 is the
+# server's default, what a DBA who never tuned it runs.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
 SF=${SF:-1}
-BUDGET_MB=${BUDGET_MB:-1024}
+RPCS=${RPCS:-4,1.1}
+BUDGETS=${BUDGETS:-1024,tight}
+A_RPCS=${A_RPCS:-4}
 REPS=${REPS:-3}
 TIMEOUT_S=${TIMEOUT_S:-60}
-ARMS=${ARMS:-a,b,c,d}
+ARMS=${ARMS:-a,c,d}
 BENCH_DIR=${BENCH_DIR:-/tmp/pgopt_tpch}
 PORT=${PORT:-5481}
 SKIP_TIMEOUT_REPS=${SKIP_TIMEOUT_REPS:-1}
 KEEP=${KEEP:-0}
-RPC=${RPC:-1.1}
 
 TPCHGEN_VERSION=4.0.0
 SRC=bench/tpch
@@ -76,14 +94,13 @@ PGDATA_DIR=$BENCH_DIR/cluster
 RUN=$BENCH_DIR/run
 QDIR=$RUN/queries
 TIMEOUT_MS=$((TIMEOUT_S * 1000))
-BUDGET_BYTES=$((BUDGET_MB * 1024 * 1024))
 QIDS=(01 02 03 04 05 06 07 08 09 10 11 12 13 14 15 16 17 18 19 20 21 22)
 ALL_ARMS=(a b c d)
 declare -A ARM_DESC=(
     [a]="none (primary keys only)"
     [b]="pg_qualstats_index_advisor(min_filter => 1000, min_selectivity => 30)"
     [c]="single-column HypoPG what-if (supabase index_advisor's approach)"
-    [d]="pg_optimizer: optimizer.index_advice(budget_mb => $BUDGET_MB)"
+    [d]="pg_optimizer: optimizer.index_advice(budget_mb => ...)"
 )
 
 # die MESSAGE: fatal, also from inside $(...) (it signals the main shell, which exits 1)
@@ -102,10 +119,20 @@ fmt_mb() { awk -v v="$1" 'BEGIN { printf "%.1f", v / 1048576 }'; }
 if ! [[ $SF =~ ^[0-9]+([.][0-9]+)?$ ]] || ! awk -v s="$SF" 'BEGIN { exit !(s > 0) }'; then
     die "SF must be a positive number, not '$SF'"
 fi
-for v in BUDGET_MB REPS TIMEOUT_S PORT; do
+for v in REPS TIMEOUT_S PORT; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not '${!v}'"
 done
-[[ $RPC =~ ^[0-9]+([.][0-9]+)?$ ]] || die "RPC must be a number, not '$RPC'"
+IFS=', ' read -ra RPC_LIST <<< "$RPCS"
+IFS=', ' read -ra A_RPC_LIST <<< "$A_RPCS"
+IFS=', ' read -ra BUDGET_LIST <<< "$BUDGETS"
+[ ${#RPC_LIST[@]} -gt 0 ] || die "RPCS is empty"
+[ ${#BUDGET_LIST[@]} -gt 0 ] || die "BUDGETS is empty"
+for v in "${RPC_LIST[@]}" "${A_RPC_LIST[@]}"; do
+    [[ $v =~ ^[0-9]+([.][0-9]+)?$ ]] || die "RPCS and A_RPCS take numbers (random_page_cost), not '$v'"
+done
+for v in "${BUDGET_LIST[@]}"; do
+    [[ $v =~ ^[1-9][0-9]*$ || $v = tight ]] || die "BUDGETS takes MB or 'tight', not '$v'"
+done
 declare -A WANT=()
 IFS=', ' read -ra _arms <<< "$ARMS"
 for a in "${_arms[@]}"; do
@@ -120,8 +147,9 @@ sql() { "${PSQL[@]}" -At -c "$1" || die "SQL failed: $1"; }
 
 T_START=$(now_ms)
 SB=$(awk -v s="$SF" 'BEGIN { print (s >= 1) ? "4GB" : "512MB" }')
-echo "==> TPC-H advisor bench: SF $SF, budget $BUDGET_MB MB, REPS $REPS, timeout ${TIMEOUT_S}s," \
-    "arms ${RUN_ARMS[*]}, SKIP_TIMEOUT_REPS=$SKIP_TIMEOUT_REPS, shared_buffers $SB, BENCH_DIR $BENCH_DIR"
+echo "==> TPC-H advisor bench matrix: SF $SF, random_page_cost ${RPC_LIST[*]}, budgets ${BUDGET_LIST[*]} (MB)," \
+    "arms ${RUN_ARMS[*]} (a at random_page_cost ${A_RPC_LIST[*]}), REPS $REPS, timeout ${TIMEOUT_S}s," \
+    "SKIP_TIMEOUT_REPS=$SKIP_TIMEOUT_REPS, shared_buffers $SB, BENCH_DIR $BENCH_DIR"
 
 # ---------------------------------------------------------------------------------------------
 # 1. Data (cached per SF and generator version), cluster, schema, load
@@ -183,7 +211,7 @@ start_cluster "$PGDATA_DIR" "$PORT" \
     "shared_preload_libraries = 'pg_stat_statements,pg_qualstats,pg_optimizer'" \
     "shared_buffers = $SB" "work_mem = 64MB" "maintenance_work_mem = 1GB" "jit = off" \
     "autovacuum = off" "max_parallel_workers_per_gather = 2" "max_wal_size = 4GB" \
-    "wal_level = minimal" "max_wal_senders = 0" "random_page_cost = $RPC" "fsync = off" \
+    "wal_level = minimal" "max_wal_senders = 0" "random_page_cost = ${RPC_LIST[0]}" "fsync = off" \
     "pg_stat_statements.save = off" "pg_optimizer.save = off" \
     "pg_qualstats.enabled = off" "pg_optimizer.track = none" "pg_optimizer.sample_rate = 0" \
     "pg_optimizer.predicate_sample_rate = 0"
@@ -277,30 +305,6 @@ run_pass() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# 2. Recording pass
-echo "==> recording pass (pg_qualstats.sample_rate = 1; pg_optimizer.track = top, sample_rate = 1," \
-    "predicate_sample_rate = 1; statement_timeout ${TIMEOUT_S}s)"
-t0=$(now_ms)
-sql "select pg_qualstats_reset()" >/dev/null
-write_pass "$RUN/record.sql" "set pg_qualstats.enabled = on;
-set pg_qualstats.sample_rate = 1;
-set pg_optimizer.track = top;
-set pg_optimizer.sample_rate = 1;
-set pg_optimizer.predicate_sample_rate = 1;" "${QIDS[@]}"
-run_pass "$RUN/record.sql" "recording pass" "${QIDS[@]}"
-rec_total=0; line=""
-for q in "${QIDS[@]}"; do
-    rec_total=$(awk -v a="$rec_total" -v b="${PASS_MS[$q]}" 'BEGIN { print a + b }')
-    line+=" q$q=$(fmt_s "${PASS_MS[$q]}")"
-done
-echo "  times (s):$line"
-echo "  total $(fmt_s "$rec_total") s; timed out: ${PASS_TO[*]:-none}"
-echo "  recorded: pg_qualstats $(sql "select count(*) from pg_qualstats()") quals;" \
-    "pg_optimizer $(sql "select count(*) from optimizer.statements") statements," \
-    "$(sql "select count(*) from optimizer.predicates") predicates"
-echo "  ($(fmt_s $(( $(now_ms) - t0 ))) s)"
-
-# ---------------------------------------------------------------------------------------------
 # 3. Arms
 drop_indexes() {
     sql "do \$\$ declare r record; begin
@@ -336,6 +340,7 @@ query_array() {
 }
 
 declare -A ADV_MS PLANNER N_IDX REAL_BYTES EST_BYTES TOTAL_MS MED
+BUILT=()        # names of the indexes build_indexes kept
 ADVICE=""       # TSV file: ddl <tab> estimated bytes, in the order to build
 advise() {
     local arm=$1 s
@@ -425,6 +430,7 @@ SQL
 build_indexes() {
     local arm=$1 ddl est before new oid name real dup t0 remaining used=0 est_sum=0 n=0
     local -A seen=()
+    BUILT=()
     while IFS=$'\t' read -r ddl est <&3; do
         [ -n "$ddl" ] || continue
         if [ -n "${seen[$ddl]:-}" ]; then
@@ -471,6 +477,7 @@ build_indexes() {
             continue
         fi
         used=$((used + real)); est_sum=$((est_sum + est)); n=$((n + 1))
+        BUILT+=("$name")
         echo "  + $ddl  [$name]  est $(fmt_mb "$est") MB, real $(fmt_mb "$real") MB, build $(fmt_s $(( $(now_ms) - t0 ))) s"
     done 3< "$ADVICE"
     [ "$(sql "select count(*) from pg_index where not indisvalid")" = 0 ] || die "arm $arm: an invalid index is left"
@@ -485,14 +492,51 @@ build_indexes() {
 
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-for arm in "${RUN_ARMS[@]}"; do
-    echo "==> arm $arm: ${ARM_DESC[$arm]}"
+# ---------------------------------------------------------------------------------------------
+# 4. The matrix: per random_page_cost, a recording pass, then the arms; per budget, the cells.
+# record_pass: forgets what both recorders hold, then the 22 queries once with recording on.
+record_pass() {
+    echo "==> recording pass (pg_qualstats.sample_rate = 1; pg_optimizer.track = top, sample_rate = 1," \
+        "predicate_sample_rate = 1; statement_timeout ${TIMEOUT_S}s)"
+    local t0 rec_total=0 line="" q
+    t0=$(now_ms)
+    sql "select pg_qualstats_reset()" >/dev/null
+    sql "select optimizer.reset(), optimizer.reset_predicates()" >/dev/null
+    drop_indexes
+    write_pass "$RUN/record.sql" "set pg_qualstats.enabled = on;
+set pg_qualstats.sample_rate = 1;
+set pg_optimizer.track = top;
+set pg_optimizer.sample_rate = 1;
+set pg_optimizer.predicate_sample_rate = 1;" "${QIDS[@]}"
+    run_pass "$RUN/record.sql" "recording pass" "${QIDS[@]}"
+    for q in "${QIDS[@]}"; do
+        rec_total=$(awk -v a="$rec_total" -v b="${PASS_MS[$q]}" 'BEGIN { print a + b }')
+        line+=" q$q=$(fmt_s "${PASS_MS[$q]}")"
+    done
+    echo "  times (s):$line"
+    echo "  total $(fmt_s "$rec_total") s; timed out: ${PASS_TO[*]:-none}"
+    echo "  recorded: pg_qualstats $(sql "select count(*) from pg_qualstats()") quals;" \
+        "pg_optimizer $(sql "select count(*) from optimizer.statements") statements," \
+        "$(sql "select count(*) from optimizer.predicates") predicates"
+    echo "  ($(fmt_s $(( $(now_ms) - t0 ))) s)"
+}
+
+# run_arm ARM KEY: from the primary keys, the arm's advice built within BUDGET_MB, then REPS
+# timed passes; sets TOTAL_MS[KEY], MED[KEY.qNN], USES[KEY.qNN] (the arm's new indexes each
+# query's plan uses, from EXPLAIN after the passes).
+declare -A USES
+run_arm() {
+    local arm=$1 key=$2 t_arm rep q m v line total
+    echo "==> arm $arm [$key]: ${ARM_DESC[$arm]}"
     t_arm=$(now_ms)
     drop_indexes
     advise "$arm"
     echo "  advisor: $(awk -v v="${ADV_MS[$arm]}" 'BEGIN { printf "%.1f", v }') ms, planner calls ${PLANNER[$arm]}," \
         "$(grep -c . "$ADVICE" || true) indexes proposed"
     build_indexes "$arm"
+    for v in ADV_MS PLANNER N_IDX REAL_BYTES EST_BYTES; do
+        declare -n ref=$v; ref[$key]=${ref[$arm]}; unset -n ref
+    done
     sql "checkpoint" >/dev/null
     echo "  prewarmed $(sql "select sum(pg_prewarm(oid)) from pg_class where relnamespace = 'public'::regnamespace and relkind in ('r', 'i')") blocks"
     declare -A VALS=()
@@ -508,7 +552,7 @@ for arm in "${RUN_ARMS[@]}"; do
         done
         if [ ${#torun[@]} -gt 0 ]; then
             write_pass "$RUN/pass_${arm}_$rep.sql" "" "${torun[@]}"
-            run_pass "$RUN/pass_${arm}_$rep.sql" "arm $arm rep $rep" "${torun[@]}"
+            run_pass "$RUN/pass_${arm}_$rep.sql" "arm $arm [$key] rep $rep" "${torun[@]}"
         else
             PASS_MS=(); PASS_TO=()
         fi
@@ -529,51 +573,166 @@ for arm in "${RUN_ARMS[@]}"; do
     line=""
     for q in "${QIDS[@]}"; do
         m=$(median <<< "${VALS[$q]}")
-        MED[$arm.$q]=$m
+        MED[$key.$q]=$m
         total=$(awk -v a="$total" -v b="$m" 'BEGIN { print a + b }')
         v=$(awk -v m="$m" -v t="$TIMEOUT_MS" 'BEGIN { if (m >= t) print "T"; else printf "%.1f", m }')
         line+=$(printf '  q%s %9s' "$q" "$v")
         if [ $((10#$q % 6)) = 0 ] || [ "$q" = 22 ]; then echo "   $line"; line=""; fi
     done
     unset VALS
-    TOTAL_MS[$arm]=$total
+    TOTAL_MS[$key]=$total
+    # Which of the arm's new indexes each plan uses (EXPLAIN, same session settings as the passes).
+    if [ ${#BUILT[@]} -gt 0 ]; then
+        local f=$RUN/explain_$arm.sql name
+        { for q in "${QIDS[@]}"; do printf '%s\n' "\\echo @@q $q" "explain"; cat "$QDIR/q$q.sql"; done; } > "$f"
+        "${PSQL[@]}" -f "$f" > "$f.out" || die "arm $arm [$key]: EXPLAIN of the queries failed ($f)"
+        for q in "${QIDS[@]}"; do
+            USES[$key.$q]=""
+            for name in "${BUILT[@]}"; do
+                if awk -v q="$q" '/^@@q / { on = ($2 == q); next } on' "$f.out" | grep -Eq "(using|on) $name( |\$)"; then
+                    USES[$key.$q]+="$name "
+                fi
+            done
+        done
+    fi
     echo "  total: $(awk -v t="$total" 'BEGIN { printf "%.3f", t / 1000 }') s  (arm took $(fmt_s $(( $(now_ms) - t_arm ))) s)"
+}
+
+set_budget() {
+    BUDGET_MB=$1; BUDGET_BYTES=$((BUDGET_MB * 1024 * 1024))
+    ARM_DESC[b]="pg_qualstats_index_advisor(min_filter => 1000, min_selectivity => 30), built within $BUDGET_MB MB"
+    ARM_DESC[c]="single-column HypoPG what-if (supabase index_advisor's approach), built within $BUDGET_MB MB"
+    ARM_DESC[d]="pg_optimizer: optimizer.index_advice(budget_mb => $BUDGET_MB)"
+}
+
+CELLS=()            # "rpc/budget_mb/label"
+declare -A TIGHT_OF CELL_RATIO
+for rpc in "${RPC_LIST[@]}"; do
+    echo "==> random_page_cost = $rpc"
+    sql "alter system set random_page_cost = '$rpc'" >/dev/null
+    sql "select pg_reload_conf()" >/dev/null
+    sleep 1
+    [ "$(sql "show random_page_cost")" = "$rpc" ] || die "random_page_cost did not change to $rpc"
+    record_pass
+    max_mb=0
+    for b in "${BUDGET_LIST[@]}"; do [ "$b" = tight ] || [ "$b" -le "$max_mb" ] || max_mb=$b; done
+    if [ -n "${WANT[a]:-}" ] && [[ " ${A_RPC_LIST[*]} " == *" $rpc "* ]]; then
+        set_budget "$max_mb"; run_arm a "$rpc/a"
+    fi
+    if [ -n "${WANT[c]:-}" ]; then
+        # The single-column arm once per cost setting, within the largest budget; the tight budget
+        # is its real size, so its indexes are the same in every cell (checked below).
+        set_budget "$max_mb"; run_arm c "$rpc/c"
+        TIGHT_OF[$rpc]=$(( (REAL_BYTES[$rpc/c] + 1048575) / 1048576 ))
+        [ "${TIGHT_OF[$rpc]}" -ge 1 ] || TIGHT_OF[$rpc]=1
+    fi
+    for b in "${BUDGET_LIST[@]}"; do
+        if [ "$b" = tight ]; then
+            [ -n "${TIGHT_OF[$rpc]:-}" ] || die "the tight budget is arm c's real size: arm c must run (ARMS)"
+            mb=${TIGHT_OF[$rpc]}; label="tight ${mb} MB"
+        else
+            mb=$b; label="$b MB"
+            if [ -n "${TIGHT_OF[$rpc]:-}" ] && [ "$mb" -lt "${TIGHT_OF[$rpc]}" ]; then
+                die "budget $mb MB is below arm c's real size (${TIGHT_OF[$rpc]} MB): arm c would need its own run per budget"
+            fi
+        fi
+        cell="$rpc/$mb/$label"
+        CELLS+=("$cell")
+        set_budget "$mb"
+        for arm in b d; do
+            [ -n "${WANT[$arm]:-}" ] || continue
+            run_arm "$arm" "$cell/$arm"
+        done
+    done
 done
 
 # ---------------------------------------------------------------------------------------------
-# 4. Summary
+# 5. Summary
 echo "==> per-query medians (ms; T = timeout, counted as ${TIMEOUT_S}000 ms)"
-hdr=$(printf '%-5s' query); for arm in "${RUN_ARMS[@]}"; do hdr+=$(printf ' %10s' "$arm"); done; echo "$hdr"
-for q in "${QIDS[@]}"; do
-    row=$(printf '%-5s' "q$q")
-    for arm in "${RUN_ARMS[@]}"; do
-        row+=$(awk -v m="${MED[$arm.$q]}" -v t="$TIMEOUT_MS" 'BEGIN { if (m >= t) printf " %10s", "T"; else printf " %10.1f", m }')
+for rpc in "${RPC_LIST[@]}"; do
+    cols=(); hdr=$(printf '%-5s' "rpc $rpc")
+    [ -n "${MED[$rpc/a.01]:-}" ] && { cols+=("$rpc/a"); hdr+=$(printf ' %12s' a); }
+    [ -n "${MED[$rpc/c.01]:-}" ] && { cols+=("$rpc/c"); hdr+=$(printf ' %12s' c); }
+    for cell in "${CELLS[@]}"; do
+        [ "${cell%%/*}" = "$rpc" ] || continue
+        mb=$(cut -d/ -f2 <<< "$cell")
+        for arm in b d; do
+            [ -n "${MED[$cell/$arm.01]:-}" ] || continue
+            cols+=("$cell/$arm"); hdr+=$(printf ' %12s' "$arm@${mb}MB")
+        done
     done
-    echo "$row"
+    echo "$hdr"
+    for q in "${QIDS[@]}"; do
+        row=$(printf '%-5s' "q$q")
+        for k in "${cols[@]}"; do
+            row+=$(awk -v m="${MED[$k.$q]}" -v t="$TIMEOUT_MS" 'BEGIN { if (m >= t) printf " %12s", "T"; else printf " %12.1f", m }')
+        done
+        echo "$row"
+    done
 done
-echo "==> summary: SF $SF, budget $BUDGET_MB MB, $REPS rep(s), timeout ${TIMEOUT_S}s, SKIP_TIMEOUT_REPS=$SKIP_TIMEOUT_REPS," \
-    "random_page_cost $RPC; total = sum of the 22 per-query medians"
-printf '%-4s %8s %9s %8s %12s %14s %10s\n' arm indexes real_MB est_MB advisor_ms planner_calls total_s
-for arm in "${RUN_ARMS[@]}"; do
-    printf '%-4s %8s %9s %8s %12s %14s %10s\n' "$arm" "${N_IDX[$arm]}" "$(fmt_mb "${REAL_BYTES[$arm]}")" \
-        "$(fmt_mb "${EST_BYTES[$arm]}")" \
-        "$(awk -v v="${ADV_MS[$arm]}" 'BEGIN { printf "%.1f", v }')" "${PLANNER[$arm]}" \
-        "$(awk -v t="${TOTAL_MS[$arm]}" 'BEGIN { printf "%.3f", t / 1000 }')"
+echo "==> arms: SF $SF, $REPS rep(s), timeout ${TIMEOUT_S}s, SKIP_TIMEOUT_REPS=$SKIP_TIMEOUT_REPS; total = sum of the 22 per-query medians"
+printf '%-26s %8s %9s %8s %12s %14s %10s\n' arm indexes real_MB est_MB advisor_ms planner_calls total_s
+keys=()
+for rpc in "${RPC_LIST[@]}"; do
+    for k in "$rpc/a" "$rpc/c"; do [ -n "${TOTAL_MS[$k]:-}" ] && keys+=("$k"); done
+    for cell in "${CELLS[@]}"; do
+        [ "${cell%%/*}" = "$rpc" ] || continue
+        for arm in b d; do [ -n "${TOTAL_MS[$cell/$arm]:-}" ] && keys+=("$cell/$arm"); done
+    done
 done
-best=""; best_arm=""
-for arm in b c; do
-    [ -n "${TOTAL_MS[$arm]:-}" ] || continue
-    if [ -z "$best" ] || awk -v x="${TOTAL_MS[$arm]}" -v y="$best" 'BEGIN { exit !(x < y) }'; then
-        best=${TOTAL_MS[$arm]}; best_arm=$arm
-    fi
+for k in "${keys[@]}"; do
+    a=${k##*/}; r=${k%%/*}
+    if [[ $k == */*/*/* ]]; then lbl="$a rpc $r, $(cut -d/ -f3 <<< "$k")"; else lbl="$a rpc $r"; fi
+    printf '%-26s %8s %9s %8s %12s %14s %10s\n' "$lbl" "${N_IDX[$k]}" "$(fmt_mb "${REAL_BYTES[$k]}")" \
+        "$(fmt_mb "${EST_BYTES[$k]}")" "$(awk -v v="${ADV_MS[$k]}" 'BEGIN { printf "%.1f", v }')" "${PLANNER[$k]}" \
+        "$(awk -v t="${TOTAL_MS[$k]}" 'BEGIN { printf "%.3f", t / 1000 }')"
+done
+
+# The plan check: at a cost setting where arm a ran, no query whose plan uses one of d's new
+# indexes may run more than 1.5x its median in arm a.
+check_fail=0; checked=0
+for cell in "${CELLS[@]}"; do
+    rpc=${cell%%/*}
+    [ -n "${TOTAL_MS[$cell/d]:-}" ] && [ -n "${TOTAL_MS[$rpc/a]:-}" ] || continue
+    echo "==> plan check [rpc $rpc, $(cut -d/ -f3 <<< "$cell")]: queries using d's new indexes, median(d) / median(a) <= 1.5"
+    for q in "${QIDS[@]}"; do
+        [ -n "${USES[$cell/d.$q]:-}" ] || continue
+        checked=$((checked + 1))
+        r=$(awk -v d="${MED[$cell/d.$q]}" -v a="${MED[$rpc/a.$q]}" 'BEGIN { printf "%.2f", d / a }')
+        verdict=ok
+        awk -v r="$r" 'BEGIN { exit !(r > 1.5) }' && { verdict=FAIL; check_fail=$((check_fail + 1)); }
+        printf '  q%s  d %9.1f ms  a %9.1f ms  %5sx  %-4s uses %s\n' "$q" "${MED[$cell/d.$q]}" "${MED[$rpc/a.$q]}" "$r" "$verdict" "${USES[$cell/d.$q]}"
+    done
+done
+[ "$checked" = 0 ] || echo "plan check: $check_fail of $checked query plans above 1.5x arm a"
+
+# Control: Q1 and Q13 read whole tables in every arm (no index changes their plans here), so the
+# ratio of their medians between d and the peer shows how much the machine's speed drifted between
+# the two arms (1.00 = none). Printed only; it does not change any total or ratio.
+control() { awk -v x="${MED[$1.01]}" -v y="${MED[$1.13]}" 'BEGIN { print x + y }'; }
+echo "==> cells (best peer = the faster of b and c in the cell; a is not a peer; control = (q01 + q13)(d) / (q01 + q13)(peer), machine drift)"
+printf '%-24s %10s %10s %10s %8s %7s %-8s %s\n' cell d_total_s peer peer_total_s ratio target verdict control
+worst=""
+for cell in "${CELLS[@]}"; do
+    rpc=${cell%%/*}
+    [ -n "${TOTAL_MS[$cell/d]:-}" ] || continue
+    best=""; best_arm=""; best_key=""
+    for k in "$cell/b" "$rpc/c"; do
+        [ -n "${TOTAL_MS[$k]:-}" ] || continue
+        if [ -z "$best" ] || awk -v x="${TOTAL_MS[$k]}" -v y="$best" 'BEGIN { exit !(x < y) }'; then
+            best=${TOTAL_MS[$k]}; best_arm=${k##*/}; best_key=$k
+        fi
+    done
+    [ -n "$best" ] || continue
+    r=$(awk -v x="${TOTAL_MS[$cell/d]}" -v y="$best" 'BEGIN { printf "%.3f", x / y }')
+    CELL_RATIO[$cell]=$r
+    target=0.85; [[ $(cut -d/ -f3 <<< "$cell") == tight* ]] && target=0.90
+    verdict=met; awk -v r="$r" -v t="$target" 'BEGIN { exit !(r > t) }' && verdict="NOT met"
+    ctrl=$(awk -v x="$(control "$cell/d")" -v y="$(control "$best_key")" 'BEGIN { printf "%.2f", x / y }')
+    printf '%-24s %10.3f %10s %12.3f %8s %7s %-8s %s\n' "rpc $rpc, $(cut -d/ -f3 <<< "$cell")" \
+        "$(awk -v t="${TOTAL_MS[$cell/d]}" 'BEGIN { print t / 1000 }')" "$best_arm" \
+        "$(awk -v t="$best" 'BEGIN { print t / 1000 }')" "$r" "$target" "$verdict" "$ctrl"
+    if [ -z "$worst" ] || awk -v x="$r" -v y="$worst" 'BEGIN { exit !(x > y) }'; then worst=$r; fi
 done
 echo "bench took $(fmt_s $(( $(now_ms) - T_START ))) s"
-if [ -n "${TOTAL_MS[a]:-}" ] && [ -n "${TOTAL_MS[d]:-}" ]; then
-    echo "for reference (a is not a peer): total(d) / total(a) = $(awk -v x="${TOTAL_MS[d]}" -v y="${TOTAL_MS[a]}" 'BEGIN { printf "%.3f", x / y }')"
-fi
-if [ -n "${TOTAL_MS[d]:-}" ] && [ -n "$best" ]; then
-    echo "best peer (b, c; a excluded): $best_arm, $(awk -v t="$best" 'BEGIN { printf "%.3f", t / 1000 }') s"
-    echo "ratio: $(awk -v x="${TOTAL_MS[d]}" -v y="$best" 'BEGIN { printf "%.3f", x / y }')"
-else
-    echo "ratio: n/a"
-fi
+echo "ratio: ${worst:-n/a}"

@@ -5,6 +5,7 @@
 
 use crate::error::spi_err;
 use super::model::*;
+use super::robust;
 use crate::stats::predicates::{Kind, OpKind, Place, F_COMMUTED, F_NEGATED, F_NULLS_FIRST, F_OR_MEMBER, F_UNDER_LIMIT};
 use crate::whatif::plan::parse_param_log;
 use pgrx::prelude::*;
@@ -204,6 +205,21 @@ pub fn quals_and_sorts(queryids: &BTreeSet<u64>) -> Result<(Vec<Qual>, Vec<SortK
         quals.push(base);
     }
     Ok((quals, sorts))
+}
+
+/// Per recorded statement of `queryids`: the row estimates its plan nodes missed (the predicate
+/// store's scan and join nodes of this database, under the views' privacy rule), for the
+/// advisor's discount (core `robust`).
+pub fn estimates(queryids: &BTreeSet<u64>) -> BTreeMap<u64, robust::Estimates> {
+    let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    let visible = crate::pg::visible_to_caller();
+    let records = crate::shmem::predicates::snapshot(|k| k.dbid == db && queryids.contains(&k.queryid) && visible(k.userid));
+    let mut out: BTreeMap<u64, robust::Estimates> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.desc.kind == Kind::Scan as u8 && r.counters.counted > 0) {
+        let table = (r.desc.root_relid != 0).then_some(r.desc.root_relid);
+        out.entry(r.key.queryid).or_default().add(table, r.counters.est_rows, r.counters.rows);
+    }
+    out
 }
 
 /// The operator with the column on its left: its commutator when it was written the other way.

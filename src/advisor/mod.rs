@@ -3,7 +3,7 @@
 //! coverage, merge, Extend selection, write cost, drop rules, DDL and reasons) to the what-if
 //! planner (`crate::whatif`) and to the identity helper (`crate::pg::identity`).
 
-pub use pg_optimizer_core::advisor::{candidates, coverage, drop, merge, model, select, text, write_cost};
+pub use pg_optimizer_core::advisor::{candidates, coverage, drop, merge, model, robust, select, text, write_cost};
 
 pub mod catalog;
 pub mod run;

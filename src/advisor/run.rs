@@ -4,7 +4,7 @@
 
 use super::catalog::{self, Recorded};
 use super::model::*;
-use super::{candidates, coverage, drop, merge::merge_covering, select, text, workload, write_cost};
+use super::{candidates, coverage, drop, merge::merge_covering, robust, select, text, workload, write_cost};
 use crate::pg::identity::{run_as, Roles};
 use crate::whatif::{self, plan};
 use pgrx::prelude::*;
@@ -95,16 +95,54 @@ pub struct Report {
 }
 
 /// The what-if planner as Extend's cost model: statement `q` planned with the hypothetical
-/// indexes of `config` visible.
+/// indexes of `config` visible, its saving discounted when the plan relies on row estimates the
+/// statement's recorded plan showed to be far too low (core `robust`).
 struct Planner<'a> {
     statements: &'a [plan::Prepared],
     oids: &'a [pg_sys::Oid],
+    /// Per item: its table.
+    tables: &'a [u32],
+    /// Per statement: the recorded estimates' errors.
+    estimates: &'a [robust::Estimates],
+    /// Per statement: its time factor (`select::time_factors`), which its weight carries.
+    factors: &'a [f64],
+    /// Per statement: its cost and the planned cost of its nested-loop probes without new indexes
+    /// (the first look-up Extend makes).
+    base: Vec<Option<(f64, f64, f64)>>,
+    /// Per (statement, item): the lowest share of a planned saving kept for a configuration with
+    /// the item, and why.
+    discounts: BTreeMap<(usize, usize), (f64, robust::Why)>,
 }
 
 impl select::CostModel for Planner<'_> {
     fn cost(&mut self, stmt: usize, config: &[usize]) -> Option<f64> {
         let set: Vec<pg_sys::Oid> = config.iter().map(|&i| self.oids[i]).collect();
-        whatif::with_costing_scope(&set, || self.statements[stmt].plan(false, false)).ok().map(|c| c.total)
+        let c = whatif::with_costing_scope(&set, || self.statements[stmt].plan(false, false)).ok()?;
+        if config.is_empty() {
+            self.base[stmt] = Some((c.total, c.probes, c.probe_cost));
+            return Some(c.total);
+        }
+        let used: Vec<usize> = config.iter().copied().filter(|&i| c.used.contains(&self.oids[i])).collect();
+        let uses: Vec<robust::Use> = used
+            .iter()
+            .map(|&i| robust::Use { table: self.tables[i], parameterized: c.parameterized.contains(&self.oids[i]) })
+            .collect();
+        let Some((base, base_probes, base_probe_cost)) = self.base[stmt] else { return Some(c.total) };
+        let (cost, discount) =
+            robust::assess(base, base_probes, base_probe_cost, c.total, c.probes, c.probe_cost, &uses, &self.estimates[stmt]);
+        if let Some((why, kept)) = discount {
+            // Added probes: every new index of the configuration shares them (the probed index
+            // may be an existing one); a misestimate: the indexes the plan uses.
+            let blamed = if matches!(why, robust::Why::Probes(_)) { config } else { &used[..] };
+            for &i in blamed {
+                let e = self.discounts.entry((stmt, i)).or_insert((kept, why));
+                if kept < e.0 {
+                    *e = (kept, why);
+                }
+            }
+        }
+        // The measured excess time per cost unit belongs to the plan it was measured on.
+        Some(select::calibrated_cost(base, cost, self.factors[stmt]))
     }
 }
 
@@ -376,7 +414,29 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
 
     // 3. Extend, with the planner as the cost model.
     let stmts: Vec<plan::Prepared> = plannable.into_iter().map(|(_, st, _)| st).collect();
-    let mut model = Planner { statements: &stmts, oids: &oids };
+    // The recorded estimates' errors of each shape: the worst of its members'.
+    let recorded_estimates = catalog::estimates(&member_ids);
+    let estimates: Vec<robust::Estimates> = statements
+        .iter()
+        .map(|st| {
+            let ids = members.get(&st.queryid).cloned().unwrap_or_else(|| vec![st.queryid]);
+            let mut e = robust::Estimates::default();
+            for m in ids.iter().filter_map(|q| recorded_estimates.get(q)) {
+                e.merge(m);
+            }
+            e
+        })
+        .collect();
+    let item_tables: Vec<u32> = items.iter().map(|it| it.table).collect();
+    let mut model = Planner {
+        statements: &stmts,
+        oids: &oids,
+        tables: &item_tables,
+        estimates: &estimates,
+        factors: &factors,
+        base: vec![None; stmts.len()],
+        discounts: BTreeMap::new(),
+    };
     let workload = select::Workload {
         weights: statements.iter().map(|s| s.weight).collect(),
         tables: statements.iter().map(|s| s.tables.clone()).collect(),
@@ -453,6 +513,12 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
             write_penalty: items[i].penalty * to_hour,
             reason: {
                 let mut r = text::create_reason(c.kind, &facts);
+                // Savings of the statements it helps that were discounted (core `robust`).
+                let discounted: Vec<(i64, robust::Why, f64)> = out.helped[k]
+                    .iter()
+                    .filter_map(|&q| model.discounts.get(&(q, i)).map(|&(trust, why)| (statements[q].queryid as i64, why, trust)))
+                    .collect();
+                r.push_str(&robust::note(&discounted));
                 if let Some(e) = coverage::same_key(&t.existing, &c.def) {
                     // Every index's qualified name, read once for all near-duplicates chosen.
                     let names = qualified_names.get_or_insert_with(|| index_names().unwrap_or_default());

@@ -332,7 +332,7 @@ fn statement_columns_are_found_at_every_level() {
 }
 
 #[pg_test]
-fn group_keys_of_one_table_at_any_level() {
+fn group_keys_at_any_level_and_the_leading_ones_across_tables() {
     Spi::run("CREATE TABLE wg_o (id int PRIMARY KEY, cust int, total numeric)").unwrap();
     Spi::run("CREATE TABLE wg_l (oid int, qty int, price numeric)").unwrap();
     let keys = |sql: &str| -> Vec<(String, Vec<i16>)> {
@@ -351,8 +351,23 @@ fn group_keys_of_one_table_at_any_level() {
     );
     assert_eq!(keys("SELECT qty, oid, count(*) FROM wg_l GROUP BY qty, oid"), vec![("wg_l".to_string(), vec![2, 1])]);
     assert_eq!(keys("SELECT DISTINCT cust FROM wg_o"), vec![("wg_o".to_string(), vec![2])]);
-    // Keys from two tables, an expression, grouping sets: no single index delivers the order.
-    assert!(keys("SELECT o.cust, l.qty FROM wg_o o JOIN wg_l l ON l.oid = o.id GROUP BY o.cust, l.qty").is_empty());
+    // Keys from two tables: the leading keys of the first key's table (an incremental sort
+    // finishes each group), in the written order.
+    assert_eq!(
+        keys("SELECT o.cust, l.qty FROM wg_o o JOIN wg_l l ON l.oid = o.id GROUP BY o.cust, l.qty"),
+        vec![("wg_o".to_string(), vec![2])]
+    );
+    assert_eq!(
+        keys("SELECT l.qty, l.price, o.cust FROM wg_o o JOIN wg_l l ON l.oid = o.id GROUP BY l.qty, l.price, o.cust, l.oid"),
+        vec![("wg_l".to_string(), vec![2, 3])]
+    );
+    // Through a join alias: a merged USING column is its inner join's left column.
+    assert_eq!(
+        keys("SELECT id, qty FROM wg_o JOIN (SELECT oid AS id, qty FROM wg_l) s USING (id) GROUP BY id, qty"),
+        vec![("wg_o".to_string(), vec![1])]
+    );
+    // A leading expression, grouping sets: no index delivers the order.
     assert!(keys("SELECT cust + 1 FROM wg_o GROUP BY cust + 1").is_empty());
+    assert!(keys("SELECT cust + 1, id FROM wg_o GROUP BY cust + 1, id").is_empty());
     assert!(keys("SELECT cust, id FROM wg_o GROUP BY ROLLUP (cust, id)").is_empty());
 }

@@ -13,6 +13,7 @@ use super::define::list_nodes;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::{CStr, CString};
+use pg_optimizer_core::advisor::candidates::{group_prefix, GroupKey};
 
 /// Costs of one plan.
 #[derive(Clone, Debug, Default)]
@@ -21,6 +22,15 @@ pub struct Costed {
     pub total: f64,
     /// Hypothetical indexes the plan uses.
     pub used: Vec<pg_sys::Oid>,
+    /// Of those, the ones some scan uses with a condition on a value of the outer rows (the inner
+    /// side of a nested loop, a correlated sub-select): its cost repeats per outer row.
+    pub parameterized: Vec<pg_sys::Oid>,
+    /// Estimated outer rows of the parameterized nested loops: how many index probes (or other
+    /// inner scans) the plan repeats per outer row.
+    pub probes: f64,
+    /// What those repeated inner scans cost in the plan: outer rows x the inner plan's total cost,
+    /// summed over the parameterized nested loops.
+    pub probe_cost: f64,
     /// Tables (relkind r, m, p) the plan reads, including through views.
     pub tables: Vec<pg_sys::Oid>,
     pub text: Option<String>,
@@ -34,9 +44,10 @@ pub struct Reads {
     /// needs whole rows or a system column (a whole-row reference, the row an UPDATE or DELETE
     /// changes): no index-only scan can serve that table.
     pub columns: Vec<(pg_sys::Oid, Vec<i16>)>,
-    /// The GROUP BY (or DISTINCT) keys of every query level whose keys are all plain columns of
-    /// one table that level reads, in the written order: an index in that order lets the aggregate
-    /// read groups as they come, without a hash table or a sort.
+    /// The GROUP BY (or DISTINCT) keys of every query level that an index of one table can present
+    /// in order, in the written order: all keys when they are plain columns of one table that level
+    /// reads (the aggregate reads groups as they come, without a hash table or a sort), else the
+    /// leading keys of the first key's table (an incremental sort finishes the order).
     pub groups: Vec<(pg_sys::Oid, Vec<i16>)>,
 }
 
@@ -202,7 +213,7 @@ impl Prepared {
                     }
                     c.startup += (*(*p).planTree).startup_cost;
                     c.total += (*(*p).planTree).total_cost;
-                    collect_indexes(p, &mut c.used);
+                    collect_indexes(p, &mut c);
                     for oid in crate::pg::list::oids((*p).relationOids) {
                         let k = pg_sys::get_rel_relkind(oid) as u8;
                         if matches!(k, b'r' | b'm' | b'p') && !c.tables.contains(&oid) {
@@ -246,7 +257,10 @@ impl ColumnWalk {
         }
     }
 
-    /// The GROUP BY keys of `q` (else its DISTINCT keys) when all are columns of one table of `q`.
+    /// The GROUP BY keys of `q` (else its DISTINCT keys) that an index of one table can present in
+    /// order: all of them when they are columns of one table, else the leading ones of the first
+    /// key's table (core `candidates::group_prefix`). A key through a join alias counts as the
+    /// column it stands for.
     unsafe fn group(&mut self, q: *const pg_sys::Query) {
         unsafe {
             let clause = if !(*q).groupClause.is_null() { (*q).groupClause } else { (*q).distinctClause };
@@ -255,28 +269,37 @@ impl ColumnWalk {
             }
             let rtes = list_nodes::<pg_sys::RangeTblEntry>((*q).rtable);
             let tles = list_nodes::<pg_sys::TargetEntry>((*q).targetList);
-            let mut rel = None;
-            let mut keys = vec![];
-            for sgc in list_nodes::<pg_sys::SortGroupClause>(clause) {
-                let Some(&tle) = tles.iter().find(|&&t| (*t).ressortgroupref == (*sgc).tleSortGroupRef) else { return };
-                let e = (*tle).expr as *const pg_sys::Node;
-                if e.is_null() || (*e).type_ != pg_sys::NodeTag::T_Var {
-                    return;
+            // A plain column of this level, through join aliases: (range table index, attnum).
+            let column = |e: *const pg_sys::Node| -> GroupKey {
+                let mut e = e;
+                loop {
+                    if e.is_null() || (*e).type_ != pg_sys::NodeTag::T_Var {
+                        return None;
+                    }
+                    let v = e as *const pg_sys::Var;
+                    if (*v).varlevelsup != 0 || (*v).varattno <= 0 || (*v).varno < 1 {
+                        return None;
+                    }
+                    let &rte = rtes.get((*v).varno as usize - 1)?;
+                    match (*rte).rtekind {
+                        pg_sys::RTEKind::RTE_RELATION => return Some(((*v).varno as u32, (*v).varattno)),
+                        pg_sys::RTEKind::RTE_JOIN => {
+                            let aliases = list_nodes::<pg_sys::Node>((*rte).joinaliasvars);
+                            e = *aliases.get((*v).varattno as usize - 1)?;
+                        }
+                        _ => return None,
+                    }
                 }
-                let v = e as *const pg_sys::Var;
-                if (*v).varlevelsup != 0 || (*v).varattno <= 0 || (*v).varno < 1 {
-                    return;
-                }
-                let Some(&rte) = rtes.get((*v).varno as usize - 1) else { return };
-                if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION || rel.is_some_and(|r| r != (*v).varno) {
-                    return;
-                }
-                rel = Some((*v).varno);
-                if !keys.contains(&(*v).varattno) {
-                    keys.push((*v).varattno);
-                }
-            }
-            if let Some(varno) = rel {
+            };
+            let keys: Vec<GroupKey> = list_nodes::<pg_sys::SortGroupClause>(clause)
+                .into_iter()
+                .map(|sgc| {
+                    tles.iter()
+                        .find(|&&t| (*t).ressortgroupref == (*sgc).tleSortGroupRef)
+                        .and_then(|&tle| column((*tle).expr as *const pg_sys::Node))
+                })
+                .collect();
+            if let Some((varno, keys)) = group_prefix(&keys) {
                 let relid = (*rtes[varno as usize - 1]).relid;
                 if !self.groups.iter().any(|(r, k)| *r == relid && *k == keys) {
                     self.groups.push((relid, keys));
@@ -407,7 +430,8 @@ unsafe fn bind(types: *mut pg_sys::Oid, n: i32, values: &[Option<Vec<u8>>]) -> p
 
 
 /// Index OIDs of our hypothetical indexes anywhere in the plan (sub plans included).
-unsafe fn collect_indexes(p: *mut pg_sys::PlannedStmt, out: &mut Vec<pg_sys::Oid>) {
+unsafe fn collect_indexes(p: *mut pg_sys::PlannedStmt, c: &mut Costed) {
+    let (out, parameterized) = (&mut c.used, &mut c.parameterized);
     unsafe {
         let mut stack: Vec<*mut pg_sys::Plan> = vec![(*p).planTree];
         stack.extend(list_nodes::<pg_sys::Plan>((*p).subplans));
@@ -417,15 +441,33 @@ unsafe fn collect_indexes(p: *mut pg_sys::PlannedStmt, out: &mut Vec<pg_sys::Oid
             }
             use pg_sys::NodeTag::*;
             let idx = match (*plan).type_ {
-                T_IndexScan => Some((*(plan as *mut pg_sys::IndexScan)).indexid),
-                T_IndexOnlyScan => Some((*(plan as *mut pg_sys::IndexOnlyScan)).indexid),
-                T_BitmapIndexScan => Some((*(plan as *mut pg_sys::BitmapIndexScan)).indexid),
+                T_IndexScan => Some(((*(plan as *mut pg_sys::IndexScan)).indexid, (*(plan as *mut pg_sys::IndexScan)).indexqual)),
+                T_IndexOnlyScan => {
+                    Some(((*(plan as *mut pg_sys::IndexOnlyScan)).indexid, (*(plan as *mut pg_sys::IndexOnlyScan)).indexqual))
+                }
+                T_BitmapIndexScan => {
+                    Some(((*(plan as *mut pg_sys::BitmapIndexScan)).indexid, (*(plan as *mut pg_sys::BitmapIndexScan)).indexqual))
+                }
                 _ => None,
             };
-            if let Some(o) = idx {
-                if super::is_hypothetical(o) && !out.contains(&o) {
-                    out.push(o);
+            if let Some((o, qual)) = idx {
+                if super::is_hypothetical(o) {
+                    if !out.contains(&o) {
+                        out.push(o);
+                    }
+                    if !parameterized.contains(&o) && reads_exec_param(qual as *mut pg_sys::Node) {
+                        parameterized.push(o);
+                    }
                 }
+            }
+            if (*plan).type_ == T_NestLoop
+                && !(*(plan as *mut pg_sys::NestLoop)).nestParams.is_null()
+                && !(*plan).lefttree.is_null()
+                && !(*plan).righttree.is_null()
+            {
+                let loops = (*(*plan).lefttree).plan_rows;
+                c.probes += loops;
+                c.probe_cost += loops * (*(*plan).righttree).total_cost;
             }
             match (*plan).type_ {
                 T_Append => stack.extend(list_nodes::<pg_sys::Plan>((*(plan as *mut pg_sys::Append)).appendplans)),
@@ -440,6 +482,26 @@ unsafe fn collect_indexes(p: *mut pg_sys::PlannedStmt, out: &mut Vec<pg_sys::Oid
             stack.push((*plan).righttree);
         }
     }
+}
+
+/// Whether an expression reads an executor parameter (`PARAM_EXEC`): in a finished plan, a value
+/// of the outer rows of a nested loop or of a correlated sub-select's outer query.
+unsafe fn reads_exec_param(node: *mut pg_sys::Node) -> bool {
+    #[pg_guard]
+    unsafe extern "C-unwind" fn walker(node: *mut pg_sys::Node, cxt: *mut std::ffi::c_void) -> bool {
+        unsafe {
+            if node.is_null() {
+                return false;
+            }
+            if (*node).type_ == pg_sys::NodeTag::T_Param
+                && (*(node as *mut pg_sys::Param)).paramkind == pg_sys::ParamKind::PARAM_EXEC
+            {
+                return true;
+            }
+            pg_sys::expression_tree_walker(node, Some(walker), cxt)
+        }
+    }
+    unsafe { !node.is_null() && walker(node, std::ptr::null_mut()) }
 }
 
 /// EXPLAIN (costs) text of a plan, through the executor's EXPLAIN_ONLY start, which never opens

@@ -163,3 +163,24 @@ def test_a_covering_copy_of_the_primary_key_names_it_and_clears_a_higher_bar(a):
     # It repeats the primary key's key: said, kept (a constraint), and only past the 5% bar.
     assert 'same key as "public"."wide_pkey"' in reason and "stays" in reason, reason
     assert float(share) >= 0.05, share
+
+
+def test_a_saving_priced_on_estimates_that_were_far_too_low_is_discounted_and_said(a):
+    """Two columns that always hold the same value: the planner multiplies their selectivities
+    and expects 100x fewer rows than the scan returns. An index on them is still worth proposing,
+    but its saving is counted at about half, and its reason says why (core `robust`)."""
+    ac = a
+    record(ac, "CREATE TABLE corr AS SELECT g AS id, g % 100 AS a, g % 100 AS b, repeat('z', 200) AS pad "
+               "FROM generate_series(1, 200000) g; VACUUM ANALYZE corr;",
+           "SELECT id FROM corr WHERE a = 5 AND b = 5", 5)
+    mis = ac.psql("SELECT round(actual_rows / estimated_rows) FROM optimizer.misestimates "
+                  "WHERE table_name = 'corr'", db="app")
+    assert mis and float(mis[0][0]) >= 50, mis
+    queryid = ac.psql("SELECT queryid FROM optimizer.statements WHERE query LIKE '%FROM corr WHERE%'", db="app")[0][0]
+    rows = ac.psql("SELECT ddl, reason FROM optimizer.index_advice() WHERE action = 'create' "
+                   "AND table_name LIKE '%corr%'", db="app")
+    said = [r for r in rows if "Savings the planner's estimates may overstate are discounted" in r[1]]
+    assert said, rows
+    ddl, reason = said[0]
+    assert f"statement {queryid} counted at " in reason and "the rows the planner expected" in reason, reason
+

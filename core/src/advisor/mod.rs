@@ -4,7 +4,8 @@
 //! the whole workload, with a cost cache and an injected cost model), `write_cost` (what an index
 //! costs on writes), `drop` (which indexes to drop), `text` (DDL, names and one-sentence
 //! reasons), `workload` (the portable workload document of export_workload / import_workload),
-//! `compress` (statements that plan alike are costed once).
+//! `compress` (statements that plan alike are costed once), `robust` (how far to trust a saving
+//! priced with row estimates that were badly wrong).
 
 pub mod candidates;
 pub mod compress;
@@ -13,6 +14,7 @@ pub mod drop;
 pub mod text;
 pub mod merge;
 pub mod model;
+pub mod robust;
 pub mod select;
 pub mod workload;
 pub mod write_cost;

@@ -572,6 +572,26 @@ pub fn time_factors(cost_per_call: &[f64], calls: &[f64], total_ms: &[f64], clam
         .collect()
 }
 
+/// The cost to count for statement plan `cost` when the statement costs `base` without new
+/// indexes and its measured time per cost unit is `factor` times the workload's median
+/// ([`time_factors`]), relative to `factor · base` (what its weight already carries).
+///
+/// A factor above 1 was measured on the plan without new indexes: its excess time belongs to that
+/// plan (a hash aggregate that spilled, a sub-select repeated more often than estimated). A new
+/// plan keeps a share of the excess equal to the share of the cost it keeps: its time per cost
+/// unit is taken as `1 + (factor − 1) · cost / base`. A plan that keeps all of the cost keeps all
+/// of the excess (the old proportional weight); one that removes almost all of it runs at the
+/// median rate, so a further refinement of it (an INCLUDE column on top of an index that already
+/// made the statement fast) counts at the median rate and not at the old plan's. Monotone: a
+/// lower planner cost is always a lower counted cost. A factor of 1 or less: `cost` as it is.
+pub fn calibrated_cost(base: f64, cost: f64, factor: f64) -> f64 {
+    if !(factor > 1.0) || !(base > 0.0) || !cost.is_finite() {
+        return cost;
+    }
+    let kept = (cost / base).clamp(0.0, 1.0);
+    cost * (1.0 + (factor - 1.0) * kept) / factor
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1374,5 +1394,46 @@ mod near_duplicate_tests {
         assert_eq!(run(97.0, true).rejected, vec![(0, Rejection::NoBenefit)]);
         // 20% better clears both bars
         assert_eq!(run(80.0, true).chosen, vec![0]);
+    }
+}
+
+#[cfg(test)]
+mod calibration_tests {
+    use super::calibrated_cost;
+
+    #[test]
+    fn the_old_plan_keeps_its_weight() {
+        assert_eq!(calibrated_cost(1000.0, 1000.0, 4.0), 1000.0);
+        // Factor 1 or below, or nothing known: as planned.
+        assert_eq!(calibrated_cost(1000.0, 200.0, 1.0), 200.0);
+        assert_eq!(calibrated_cost(1000.0, 200.0, 0.5), 200.0);
+        assert_eq!(calibrated_cost(0.0, 200.0, 4.0), 200.0);
+    }
+
+    #[test]
+    fn a_plan_far_from_the_measured_one_runs_at_the_median_rate() {
+        // Weight carries the factor 4: counted cost × 4 is the modelled time.
+        let t = |c: f64| 4.0 * calibrated_cost(1e9, c, 4.0);
+        // Two index plans of a sub-select that ran 4x slow per cost unit without an index: the
+        // step between them is worth its planner cost, not 4x it.
+        let step = t(750_000.0) - t(30_000.0);
+        assert!((step - 720_000.0).abs() / 720_000.0 < 0.01, "{step}");
+        // A small change keeps most of the excess: 15% less cost (the spilling aggregate of
+        // TPC-H Q18 read in index order) saves 4000 - 850 * 3.55 = 982.5, more than the
+        // proportional 4 * 150 = 600, as the part of the excess it removes goes too.
+        let q18 = 4.0 * (calibrated_cost(1000.0, 1000.0, 4.0) - calibrated_cost(1000.0, 850.0, 4.0));
+        assert!((q18 - 982.5).abs() < 1e-6, "{q18}");
+    }
+
+    #[test]
+    fn monotone_in_the_planner_cost() {
+        let mut last = -1.0;
+        for i in 0..=100 {
+            let c = calibrated_cost(1000.0, 10.0 * i as f64, 8.0);
+            assert!(c > last, "{i}");
+            last = c;
+        }
+        // Above the base (a rise): the full factor, as before.
+        assert_eq!(calibrated_cost(1000.0, 1500.0, 4.0), 1500.0);
     }
 }

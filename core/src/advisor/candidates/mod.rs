@@ -133,3 +133,30 @@ pub fn generate(
 
 #[cfg(test)]
 mod tests;
+
+/// One GROUP BY (or DISTINCT) key as the query tree gives it: a plain column of a table of the
+/// query level (`(range table index, attnum)`), or anything else (an expression, a column of a
+/// sub-select or function, a system column).
+pub type GroupKey = Option<(u32, i16)>;
+
+/// The keys an index can present in order for a grouping: the written keys up to the first that
+/// is not a plain column of the first key's table. All keys of one table is the whole grouping
+/// (the aggregate reads groups as they come); a shorter prefix lets an incremental sort finish the
+/// order per group of the prefix instead of sorting or hashing everything (PostgreSQL 13+), when
+/// the keys span tables (`GROUP BY l_orderkey, o_orderdate`). Repeated columns count once.
+/// `None` when the first key is not a plain column.
+pub fn group_prefix(keys: &[GroupKey]) -> Option<(u32, Vec<i16>)> {
+    let (rel, _) = (*keys.first()?)?;
+    let mut cols: Vec<i16> = Vec::new();
+    for k in keys {
+        match k {
+            Some((r, a)) if *r == rel && *a > 0 => {
+                if !cols.contains(a) {
+                    cols.push(*a);
+                }
+            }
+            _ => break,
+        }
+    }
+    (!cols.is_empty()).then_some((rel, cols))
+}

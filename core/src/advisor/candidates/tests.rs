@@ -654,3 +654,28 @@ fn output_independent_of_input_order() {
         .iter()
         .all(|c| c.def.oid == 0 && c.def.bytes == 0.0 && c.def.name.is_empty()));
 }
+
+#[test]
+fn group_prefix_of_one_table_is_every_key() {
+    assert_eq!(group_prefix(&[Some((1, 3)), Some((1, 1))]), Some((1, vec![3, 1])));
+    // A repeated column counts once.
+    assert_eq!(group_prefix(&[Some((1, 3)), Some((1, 3)), Some((1, 2))]), Some((1, vec![3, 2])));
+}
+
+#[test]
+fn group_prefix_across_tables_stops_at_the_first_other_table() {
+    // GROUP BY l_orderkey, o_orderdate, o_shippriority: lineitem's l_orderkey only.
+    assert_eq!(group_prefix(&[Some((3, 1)), Some((2, 5)), Some((2, 8))]), Some((3, vec![1])));
+    // Back to the first table after another one: still only the prefix.
+    assert_eq!(group_prefix(&[Some((1, 1)), Some((1, 2)), Some((2, 1)), Some((1, 4))]), Some((1, vec![1, 2])));
+    // An expression ends the prefix too.
+    assert_eq!(group_prefix(&[Some((1, 1)), None, Some((1, 2))]), Some((1, vec![1])));
+}
+
+#[test]
+fn group_prefix_needs_a_leading_column() {
+    assert_eq!(group_prefix(&[]), None);
+    assert_eq!(group_prefix(&[None, Some((1, 1))]), None);
+    assert_eq!(group_prefix(&[Some((1, 0))]), None);
+    assert_eq!(group_prefix(&[Some((1, -2)), Some((1, 1))]), None);
+}
