@@ -234,9 +234,15 @@ mod tests {
     }
 }
 
+/// A discount smaller than this share of a saving is not worth a sentence (a plan that adds one
+/// probe, say).
+pub const NOTE_MIN_DISCOUNT: f64 = 0.1;
+
 /// The sentence a create reason gets when savings it counts were discounted: per statement
-/// (query id, why, share of the planned saving kept), at most three named.
+/// (query id, why, share of the planned saving kept), at most three named; discounts under
+/// [`NOTE_MIN_DISCOUNT`] are left out.
 pub fn note(discounted: &[(i64, Why, f64)]) -> String {
+    let discounted: Vec<&(i64, Why, f64)> = discounted.iter().filter(|d| d.2 <= 1.0 - NOTE_MIN_DISCOUNT).collect();
     if discounted.is_empty() {
         return String::new();
     }
@@ -274,6 +280,9 @@ mod note_tests {
             n.contains("statement -7 counted at 50% (the new plan makes 147000 more index probes in nested loops, counted at 2x their planned cost)"),
             "{n}"
         );
+        // A small discount is not said.
+        assert_eq!(note(&[(5, Why::Probes(1.0), 0.96)]), "");
+        assert!(note(&[(5, Why::Probes(1.0), 0.96), (6, Why::Probes(9e4), 0.4)]).contains("statement 6 counted at 40%"));
         let many: Vec<(i64, Why, f64)> = (0..5).map(|q| (q, Why::Probes(1e4), 0.5)).collect();
         assert!(note(&many).ends_with(" and 2 more."));
     }
