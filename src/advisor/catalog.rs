@@ -6,7 +6,7 @@
 use crate::error::spi_err;
 use super::model::*;
 use super::robust;
-use crate::stats::predicates::{Kind, OpKind, Place, F_COMMUTED, F_NEGATED, F_NULLS_FIRST, F_OR_MEMBER, F_UNDER_LIMIT};
+use crate::stats::predicates::{Kind, OpKind, Place, PredRecord, F_COMMUTED, F_NEGATED, F_NULLS_FIRST, F_OR_MEMBER, F_UNDER_LIMIT};
 use crate::whatif::plan::parse_param_log;
 use pgrx::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -120,13 +120,18 @@ fn classify(op_kind: u8, oprname: &str, negated: bool, type_name: &str, constant
     }
 }
 
-/// Quals and sort keys the recorded statements ran, per statement and scan: the predicate
-/// store's entries of this database for `queryids`, under the views' privacy rule, matched on
-/// their stored kinds (operator names, types and sort directions from the catalog caches).
-pub fn quals_and_sorts(queryids: &BTreeSet<u64>) -> Result<(Vec<Qual>, Vec<SortKey>), String> {
+/// The predicate store's entries of this database for `queryids`, under the views' privacy rule:
+/// one snapshot, read by [`quals_and_sorts`] and [`estimates`].
+pub fn predicate_records(queryids: &BTreeSet<u64>) -> Vec<PredRecord> {
     let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
     let visible = crate::pg::visible_to_caller();
-    let records = crate::shmem::predicates::snapshot(|k| k.dbid == db && queryids.contains(&k.queryid) && visible(k.userid));
+    crate::shmem::predicates::snapshot(|k| k.dbid == db && queryids.contains(&k.queryid) && visible(k.userid))
+}
+
+/// Quals and sort keys the recorded statements ran, per statement and scan, from
+/// [`predicate_records`], matched on their stored kinds (operator names, types and sort
+/// directions from the catalog caches).
+pub fn quals_and_sorts(records: &[PredRecord]) -> Result<(Vec<Qual>, Vec<SortKey>), String> {
     let mut quals = vec![];
     let mut sorts = vec![];
     for r in records {
@@ -207,13 +212,9 @@ pub fn quals_and_sorts(queryids: &BTreeSet<u64>) -> Result<(Vec<Qual>, Vec<SortK
     Ok((quals, sorts))
 }
 
-/// Per recorded statement of `queryids`: the row estimates its plan nodes missed (the predicate
-/// store's scan and join nodes of this database, under the views' privacy rule), for the
-/// advisor's discount (core `robust`).
-pub fn estimates(queryids: &BTreeSet<u64>) -> BTreeMap<u64, robust::Estimates> {
-    let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
-    let visible = crate::pg::visible_to_caller();
-    let records = crate::shmem::predicates::snapshot(|k| k.dbid == db && queryids.contains(&k.queryid) && visible(k.userid));
+/// Per recorded statement: the row estimates its plan nodes missed (the scan and join nodes of
+/// [`predicate_records`]), for the advisor's discount (core `robust`).
+pub fn estimates(records: &[PredRecord]) -> BTreeMap<u64, robust::Estimates> {
     let mut out: BTreeMap<u64, robust::Estimates> = BTreeMap::new();
     for r in records.iter().filter(|r| r.desc.kind == Kind::Scan as u8 && r.counters.counted > 0) {
         let table = (r.desc.root_relid != 0).then_some(r.desc.root_relid);

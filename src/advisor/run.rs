@@ -265,7 +265,9 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     let queryids: BTreeSet<u64> = plannable.iter().map(|p| p.0.queryid).collect();
     // The quals of every member of a planned shape, as its representative's.
     let member_ids: BTreeSet<u64> = queryids.iter().flat_map(|r| members.get(r).into_iter().flatten().copied()).collect();
-    let (mut quals, mut sorts) = catalog::quals_and_sorts(&member_ids)?;
+    // One snapshot of the predicate store: the quals and sort keys, and the estimates it missed.
+    let records = catalog::predicate_records(&member_ids);
+    let (mut quals, mut sorts) = catalog::quals_and_sorts(&records)?;
     // Imported statements bring their quals (a statement also recorded here keeps this server's).
     let theirs = |q: u64| member_ids.contains(&q) && !local_ids.contains(&q);
     quals.extend(imported.quals.into_iter().filter(|q| theirs(q.queryid)));
@@ -415,13 +417,13 @@ fn run_inner(o: &Options, started: std::time::Instant) -> Result<Report, String>
     // 3. Extend, with the planner as the cost model.
     let stmts: Vec<plan::Prepared> = plannable.into_iter().map(|(_, st, _)| st).collect();
     // The recorded estimates' errors of each shape: the worst of its members'.
-    let recorded_estimates = catalog::estimates(&member_ids);
+    let recorded_estimates = catalog::estimates(&records);
     let estimates: Vec<robust::Estimates> = statements
         .iter()
         .map(|st| {
-            let ids = members.get(&st.queryid).cloned().unwrap_or_else(|| vec![st.queryid]);
+            // (`members` lists every representative's shape, itself included.)
             let mut e = robust::Estimates::default();
-            for m in ids.iter().filter_map(|q| recorded_estimates.get(q)) {
+            for m in members.get(&st.queryid).into_iter().flatten().filter_map(|q| recorded_estimates.get(q)) {
                 e.merge(m);
             }
             e

@@ -26,7 +26,7 @@ pub const LOCAL: &str = "local";
 pub fn export() -> Result<Workload, String> {
     let recorded = catalog::statements()?;
     let queryids: BTreeSet<u64> = recorded.iter().map(|r| r.queryid).collect();
-    let (quals, sorts) = catalog::quals_and_sorts(&queryids)?;
+    let (quals, sorts) = catalog::quals_and_sorts(&catalog::predicate_records(&queryids))?;
     let window = catalog::stats_window_seconds()?.max(1.0);
     let mut names = Names::default();
     let statements = recorded
